@@ -1,0 +1,1 @@
+"""The nouns of kubetrail: pure data, no I/O, no imports from other kubetrail packages."""

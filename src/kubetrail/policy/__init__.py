@@ -1,0 +1,1 @@
+"""Audit policies: load, validate, evaluate, explain."""
