@@ -12,6 +12,7 @@ Wire names are explicit (``requestURI``, ``auditID``, ``sourceIPs``, ...), never
 from __future__ import annotations
 
 import msgspec
+from msgspec import UNSET, UnsetType
 
 
 class UserInfo(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -47,7 +48,7 @@ class ResponseStatus(msgspec.Struct, kw_only=True, omit_defaults=True):
     status: str = ""
     message: str = ""
     reason: str = ""
-    details: msgspec.Raw | None = None
+    details: msgspec.Raw | UnsetType = UNSET
     code: int = 0
 
 
@@ -70,8 +71,9 @@ class Event(msgspec.Struct, kw_only=True, omit_defaults=True):
     user_agent: str = msgspec.field(default="", name="userAgent")
     object_ref: ObjectReference | None = msgspec.field(default=None, name="objectRef")
     response_status: ResponseStatus | None = msgspec.field(default=None, name="responseStatus")
-    request_object: msgspec.Raw | None = msgspec.field(default=None, name="requestObject")
-    response_object: msgspec.Raw | None = msgspec.field(default=None, name="responseObject")
+    # Bodies stay raw JSON until something needs them; UNSET means "not recorded".
+    request_object: msgspec.Raw | UnsetType = msgspec.field(default=UNSET, name="requestObject")
+    response_object: msgspec.Raw | UnsetType = msgspec.field(default=UNSET, name="responseObject")
     request_received_timestamp: str | None = msgspec.field(
         default=None, name="requestReceivedTimestamp"
     )

@@ -1,0 +1,80 @@
+"""The ``kubetrail`` command. Thin: parse flags, call the library, render, return.
+
+:func:`main` is the only place where exceptions become exit codes:
+0 success, 1 the input was refused or findings reached the threshold, 2 usage error or a
+kubetrail error that stops the command, 3 a bug (with a hint to re-run with ``--debug``).
+Heavy modules are imported inside commands so that ``kubetrail policy ...`` starts fast.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from kubetrail import __version__
+from kubetrail.cli.policy import policy
+from kubetrail.errors import KubetrailError
+
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+@click.group(context_settings=CONTEXT_SETTINGS)
+@click.version_option(__version__, prog_name="kubetrail")
+@click.option("--debug", is_flag=True, help="Show a traceback when kubetrail fails.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """kubetrail: Kubernetes API-server audit logging you can trust.
+
+    \b
+    Write an audit policy, prove offline what it logs and what it misses,
+    deploy it, collect the log, query it, detect attacks.
+
+    \b
+    Start here:
+      kubetrail policy validate audit-policy.yaml
+      kubetrail policy explain audit-policy.yaml --user alice \\
+          --request 'GET /api/v1/namespaces/default/secrets'
+    """
+    ctx.obj = {"debug": debug}
+
+
+cli.add_command(policy)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI and return the exit status (also the console-script entry point)."""
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args
+    try:
+        result = cli.main(args=args, prog_name="kubetrail", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.Abort:
+        click.echo("Aborted.", err=True)
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except KubetrailError as exc:
+        click.echo(f"kubetrail: {exc}", err=True)
+        return exc.exit_code
+    except BrokenPipeError:
+        # The reader went away (``| head``): not an error of ours.
+        sys.stderr.close()
+        return 0
+    except Exception as exc:
+        if debug:
+            raise
+        click.echo(
+            f"kubetrail: internal error: {type(exc).__name__}: {exc}\n"
+            "This is a bug. Re-run with --debug for a traceback and report it.",
+            err=True,
+        )
+        return 3
+    return result if isinstance(result, int) else 0
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())
