@@ -6,7 +6,9 @@ Three sources, one result (:class:`~kubetrail.model.attributes.RequestAttributes
 * explicit attributes (``{"user", "groups", "verb", "namespace", ...}``);
 * an HTTP method and URL, resolved exactly like kube-apiserver's RequestInfo resolver
   (:mod:`kubetrail.policy.requestinfo`, a port of ``requestinfo.go``);
-* a recorded audit :class:`~kubetrail.model.event.Event`. The policy saw the *authenticated*
+* a recorded audit :class:`~kubetrail.model.event.Event`. Its ``verb`` is the policy's verb
+  (``audit.NewEventFromRequest`` copies it from the same attributes); namespace, resource,
+  subresource and name come from ``requestURI``. The policy saw the *authenticated*
   user (``event.user``, never ``impersonatedUser``: the audit filter runs before impersonation,
   ``pkg/server/config.go``), and the request as resolved from its URL. ``objectRef`` is *not*
   what the policy saw: kube-apiserver fills its name and namespace from the request body after
@@ -19,6 +21,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Final
+
+import msgspec
 
 from kubetrail.errors import InputError
 from kubetrail.model.attributes import RequestAttributes
@@ -104,6 +108,10 @@ def from_event(event: Event) -> RequestAttributes:
     groups = () if user is None else tuple(event.user.groups)
     if event.request_uri:
         info = resolve_request(method_for_verb(event.verb), event.request_uri)
+        if event.verb and event.verb != info.verb:
+            # The recorded verb is the policy's verb: audit.NewEventFromRequest copies it from
+            # the same attributes. Real events always agree with the URI; edited ones may not.
+            info = msgspec.structs.replace(info, verb=event.verb)
         return from_request_info(info, user=user, groups=groups)
     ref = event.object_ref
     if ref is None:
