@@ -70,7 +70,7 @@ CASES = [
         "get-rule-misses-watch",
         "- level: Metadata\n  verbs: [get]\n  resources: [{resources: [secrets]}]\n",
         "GET",
-        "/api/v1/namespaces/d/secrets/x?watch=true",
+        "/api/v1/namespaces/d/secrets?fieldSelector=metadata.name%3Dx&watch=true",
         None,
     ),
     (
