@@ -122,23 +122,33 @@ def validate(files: tuple[str, ...], kube_version: str | None, fmt: str) -> int:
         entry["diagnostics"] = msgspec.to_builtins(diagnostics)
         results.append(entry)
         if fmt == "text":
-            for diag in diagnostics:
-                _echo_diagnostic(diag)
-            if entry["valid"]:
-                click.echo(
-                    f"{path}: {click.style('valid', fg='green', bold=True)}: "
-                    f"{entry['rules']} rules; kube-apiserver {version} would load it"
-                    + (f" ({len(diagnostics)} warnings)" if diagnostics else "")
-                )
-            else:
-                click.echo(
-                    f"{path}: {click.style('invalid', fg='red', bold=True)}: "
-                    f"kube-apiserver {version} would refuse to start: {entry['error']}"
-                )
+            _echo_validation(path, entry, diagnostics, str(version))
     if fmt == "json":
         out = {"kubeVersion": str(version), "valid": ok, "files": results}
         click.echo(msgspec.json.encode(out).decode())
     return 0 if ok else 1
+
+
+def _echo_validation(
+    path: str, entry: dict[str, object], diagnostics: list[Diagnostic], version: str
+) -> None:
+    """Diagnostics in line order on stderr, then one verdict line on stdout."""
+    for diag in sorted(diagnostics, key=lambda d: (d.location.line or 0, d.location.column or 0)):
+        _echo_diagnostic(diag)
+    if entry["valid"]:
+        warned = f" ({len(diagnostics)} warnings)" if diagnostics else ""
+        click.echo(
+            f"{path}: {click.style('valid', fg='green', bold=True)}: {entry['rules']} rules; "
+            f"kube-apiserver {version} would load it{warned}"
+        )
+        return
+    errors = sum(1 for d in diagnostics if d.severity.value == "error")
+    count = f"{errors} error{'s' if errors != 1 else ''}; " if errors else ""
+    click.echo(
+        f"{path}: {click.style('invalid', fg='red', bold=True)}: {count}"
+        f"kube-apiserver {version} would refuse to start"
+    )
+    click.echo(click.style(f"  kube-apiserver says: {entry['error']}", dim=True))
 
 
 @policy.command(name="eval")

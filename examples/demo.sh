@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# `make demo`: what kubetrail does today, on bundled sample data.
+set -u
+KT=${1:-kubetrail}
+here=$(cd "$(dirname "$0")" && pwd)
+policy=$(realpath "$here/../src/kubetrail/data/policies/baseline.yaml")
+if [ -t 1 ]; then b=$'\033[1m'; n=$'\033[0m'; else b=; n=; fi
+say() { printf '\n%s== %s%s\n$ %s\n' "$b" "$1" "$n" "$2"; }
+
+say "1. Validate a policy exactly as kube-apiserver 1.36 would load it" \
+    "kubetrail policy validate baseline.yaml"
+"$KT" policy validate "$policy" || exit 1
+
+say "2. A policy with mistakes from real clusters: every problem at once, with file:line" \
+    "kubetrail policy validate examples/mistakes.yaml"
+"$KT" policy validate "$here/mistakes.yaml" 2>&1
+echo "(exit status $? — kube-apiserver would refuse to start with this file)"
+
+say "3. Why is 'kubectl get secrets' logged the way it is? (it is a list, not a get)" \
+    "kubetrail policy explain baseline.yaml --request 'GET /api/v1/namespaces/default/secrets' --user alice --group dev"
+"$KT" policy explain "$policy" --request 'GET /api/v1/namespaces/default/secrets' --user alice --group dev || exit 1
+
+say "4. kubectl exec over WebSocket (kubectl >= 1.30) is a GET" \
+    "kubetrail policy explain baseline.yaml -r 'GET /api/v1/namespaces/prod/pods/web-0/exec?command=sh' -u mallory"
+"$KT" policy explain "$policy" -r 'GET /api/v1/namespaces/prod/pods/web-0/exec?command=sh' -u mallory || exit 1
+
+say "5. Decide a batch: attributes, HTTP requests and audit events in, one JSON line out each" \
+    "kubetrail policy eval baseline.yaml examples/requests.jsonl"
+"$KT" policy eval "$policy" "$here/requests.jsonl" || exit 1
