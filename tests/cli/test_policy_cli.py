@@ -295,10 +295,12 @@ def test_explain_attributes_json(policy_file: Path, capsys: pytest.CaptureFixtur
     doc = json.loads(out)
     assert doc["decision"]["level"] == "Request"
     assert doc["decision"]["rule"] == 3
-    assert doc["request_body"] is True
-    assert [v["matched"] for v in doc["verdicts"]] == [False, False, False, True]
-    assert doc["verdicts"][0]["reason"].startswith("the request has no user")
-    assert doc["rule_line"] == 16
+    assert doc["requestBody"] is True
+    assert [v["matched"] for v in doc["rules"]] == [False, False, False, True]
+    assert doc["rules"][0]["reason"].startswith("the request has no user")
+    assert doc["decision"]["line"] == 16
+    assert doc["decision"]["omitStages"] == ["RequestReceived"]
+    assert doc["request"]["namespace"] == "default"
 
 
 def test_explain_needs_a_request(policy_file: Path, capsys: pytest.CaptureFixture[str]) -> None:

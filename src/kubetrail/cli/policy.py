@@ -129,6 +129,10 @@ def validate(files: tuple[str, ...], kube_version: str | None, fmt: str) -> int:
     return 0 if ok else 1
 
 
+def _plural(count: object, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
 def _echo_validation(
     path: str, entry: dict[str, object], diagnostics: list[Diagnostic], version: str
 ) -> None:
@@ -136,14 +140,15 @@ def _echo_validation(
     for diag in sorted(diagnostics, key=lambda d: (d.location.line or 0, d.location.column or 0)):
         _echo_diagnostic(diag)
     if entry["valid"]:
-        warned = f" ({len(diagnostics)} warnings)" if diagnostics else ""
+        warned = f" ({_plural(len(diagnostics), 'warning')})" if diagnostics else ""
+        valid = click.style("valid", fg="green", bold=True)
         click.echo(
-            f"{path}: {click.style('valid', fg='green', bold=True)}: {entry['rules']} rules; "
+            f"{path}: {valid}: {_plural(entry['rules'], 'rule')}; "
             f"kube-apiserver {version} would load it{warned}"
         )
         return
     errors = sum(1 for d in diagnostics if d.severity.value == "error")
-    count = f"{errors} error{'s' if errors != 1 else ''}; " if errors else ""
+    count = f"{_plural(errors, 'error')}; " if errors else ""
     click.echo(
         f"{path}: {click.style('invalid', fg='red', bold=True)}: {count}"
         f"kube-apiserver {version} would refuse to start"
@@ -214,10 +219,7 @@ def _request_from_flags(
         return from_http(method, url.strip(), user=user or "", groups=groups)
     if not given:
         raise UsageError("say which request: --request 'METHOD URL', or --verb/--resource/...")
-    wire = {"apiGroup" if k == "api_group" else k: v for k, v in given.items() if k != "api_group"}
-    if "api_group" in given:
-        wire["apiGroup"] = given["api_group"]
-    obj: dict[str, object] = {**wire, "user": user or "", "groups": list(groups)}
+    obj: dict[str, object] = {**given, "user": user or "", "groups": list(groups)}
     if resource_request is not None:
         obj["resourceRequest"] = resource_request
     return from_mapping(obj)
@@ -281,7 +283,7 @@ def explain(
             "resource": resource,
             "subresource": subresource,
             "namespace": namespace,
-            "api_group": api_group,
+            "apiGroup": api_group,
             "name": name,
             "path": path,
         },
@@ -291,13 +293,38 @@ def explain(
     loaded = _load(policy_file, kube_version)
     result = build(loaded, attrs)
     if fmt == "json":
-        payload = msgspec.to_builtins(result)
-        payload["request"] = attrs.to_wire()
-        payload["decision"]["omit_stages"] = sorted(result.decision.omit_stages)
-        click.echo(msgspec.json.encode(payload).decode())
+        click.echo(msgspec.json.encode(_explanation_json(result)).decode())
     else:
         _render_explanation(loaded.source, result)
     return 0
+
+
+def _explanation_json(ex: Explanation) -> dict[str, object]:
+    d = ex.decision
+    return {
+        "request": ex.request.to_wire(),
+        "rules": [
+            {
+                "index": v.index,
+                "line": v.line,
+                "level": v.level,
+                "matched": v.matched,
+                "reason": v.reason,
+            }
+            for v in ex.verdicts
+        ],
+        "decision": {
+            "level": d.level.value,
+            "omitStages": sorted(d.omit_stages),
+            "omitManagedFields": d.omit_managed_fields,
+            "rule": d.rule,
+            "line": ex.rule_line,
+        },
+        "stages": list(ex.stages),
+        "requestBody": ex.request_body,
+        "responseBody": ex.response_body,
+        "notes": list(ex.notes),
+    }
 
 
 def _render_explanation(source: str, ex: Explanation) -> None:

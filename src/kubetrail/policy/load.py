@@ -117,9 +117,12 @@ def _field(path: Path) -> str:
 class _Reader:
     """One pass over the decoded YAML: strictness warnings, type errors, a clean value."""
 
-    def __init__(self, doc: YamlDocument, source: str) -> None:
+    def __init__(self, doc: YamlDocument, source: str, kube_version: KubeVersion) -> None:
         self.doc = doc
         self.source = source
+        # Before 1.26 kube-apiserver decoded leniently only: same result, but no warning.
+        self.warns = kube_version.at_least(1, 26)
+        self.version = kube_version
         self.warnings: list[Diagnostic] = []
         self.errors: list[Diagnostic] = []
 
@@ -160,8 +163,11 @@ class _Reader:
             Diagnostic(
                 severity=Severity.WARNING,
                 message=(
-                    f'unknown field "{field}": kube-apiserver decodes the policy leniently '
-                    "and ignores it"
+                    f'unknown field "{field}": kube-apiserver warns, decodes the policy '
+                    "leniently and ignores the field"
+                    if self.warns
+                    else f'unknown field "{field}": kube-apiserver {self.version} ignores it '
+                    "without a warning"
                 ),
                 location=self.location((*path, key), key=True),
                 code="unknown-field",
@@ -233,8 +239,9 @@ class _Reader:
                 Diagnostic(
                     severity=Severity.WARNING,
                     message=(
-                        f'duplicate field "{field}": kube-apiserver decodes the policy '
-                        f"leniently and keeps the last value (first at line {first.line})"
+                        f'duplicate field "{field}": kube-apiserver '
+                        + ("warns and" if self.warns else f"{self.version} silently")
+                        + f" keeps the last value (first at line {first.line})"
                     ),
                     location=Location(
                         path=self.source, line=last.line, column=last.column, field=field
@@ -306,7 +313,7 @@ def parse_policy(
     The error carries every diagnostic (warnings included) with its line.
     """
     doc = read_yaml(data, source=source, max_bytes=MAX_POLICY_BYTES)
-    reader = _Reader(doc, source)
+    reader = _Reader(doc, source, kube_version)
     reader.duplicates()
     if doc.value is None:
         diag = _error(
