@@ -24,7 +24,7 @@ import msgspec
 
 from kubetrail.errors import PolicyError
 from kubetrail.model.attributes import RequestAttributes
-from kubetrail.model.policy import Level, Policy, PolicyRule, Stage
+from kubetrail.model.policy import GroupResources, Level, Policy, PolicyRule, Stage
 
 
 class Decision(msgspec.Struct, frozen=True, gc=False):
@@ -53,16 +53,10 @@ def path_matches(path: str, spec: str) -> bool:
     return spec.endswith("*") and path.startswith(spec.rstrip("*"))
 
 
-def _rule_matches_resource(rule: PolicyRule, a: RequestAttributes) -> bool:
-    # checker.go ruleMatchesResource
-    if not a.resource_request:
-        return False
-    if rule.namespaces and a.namespace not in rule.namespaces:
-        return False  # non-namespaced resources use the empty string
-    if not rule.resources:
-        return True
+def resources_match(resources: Sequence[GroupResources], a: RequestAttributes) -> bool:
+    """The ``resources`` part of checker.go ``ruleMatchesResource`` (non-empty list)."""
     combined = f"{a.resource}/{a.subresource}" if a.subresource else a.resource
-    for gr in rule.resources:
+    for gr in resources:
         if gr.group != a.api_group and gr.group != "*":
             continue
         if not gr.resources:
@@ -77,6 +71,15 @@ def _rule_matches_resource(rule: PolicyRule, a: RequestAttributes) -> bool:
             if res.endswith("/*") and a.resource == res[:-2]:
                 return True
     return False
+
+
+def _rule_matches_resource(rule: PolicyRule, a: RequestAttributes) -> bool:
+    # checker.go ruleMatchesResource
+    if not a.resource_request:
+        return False
+    if rule.namespaces and a.namespace not in rule.namespaces:
+        return False  # non-namespaced resources use the empty string
+    return not rule.resources or resources_match(rule.resources, a)
 
 
 def _rule_matches(rule: PolicyRule, a: RequestAttributes) -> bool:

@@ -15,7 +15,13 @@ import msgspec
 
 from kubetrail.model.attributes import RequestAttributes
 from kubetrail.model.policy import Level, PolicyRule, Stage
-from kubetrail.policy.evaluate import Decision, Evaluator, path_matches, reference_decide
+from kubetrail.policy.evaluate import (
+    Decision,
+    Evaluator,
+    path_matches,
+    reference_decide,
+    resources_match,
+)
 from kubetrail.policy.load import LoadedPolicy
 
 # kube-apiserver's long-running requests get a ResponseStarted stage
@@ -63,18 +69,8 @@ def _resource_reason(rule: PolicyRule, a: RequestAttributes) -> str | None:
     if not groups:
         listed = ", ".join(f'"{gr.group}"' for gr in rule.resources)
         return f"API group {shown_group} is not among the rule's groups ({listed})"
-    for gr in groups:
-        if not gr.resources:
-            return None
-        if gr.resource_names and a.name not in gr.resource_names:
-            continue
-        for res in gr.resources:
-            if res in (combined, "*"):
-                return None
-            if a.subresource and res.startswith("*/") and a.subresource == res[2:]:
-                return None
-            if res.endswith("/*") and a.resource == res[:-2]:
-                return None
+    if resources_match(groups, a):
+        return None
     wanted = [res for gr in groups for res in gr.resources]
     names = [n for gr in groups for n in gr.resource_names]
     if (
