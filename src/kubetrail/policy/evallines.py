@@ -48,6 +48,38 @@ class _Line(msgspec.Struct, kw_only=True):
     stage_timestamp: str | None = msgspec.field(default=None, name="stageTimestamp")
 
 
+class _AttrLine(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Request attributes, validated in one decode (the common, fast case)."""
+
+    user: str | None = None
+    groups: list[str] | None = None
+    verb: str = ""
+    namespace: str = ""
+    api_group: str = msgspec.field(default="", name="apiGroup")
+    api_version: str = msgspec.field(default="", name="apiVersion")
+    resource: str = ""
+    subresource: str = ""
+    name: str = ""
+    path: str = ""
+    resource_request: bool | None = msgspec.field(default=None, name="resourceRequest")
+
+    def attributes(self) -> RequestAttributes:
+        rr = self.resource_request
+        return RequestAttributes(
+            user=self.user or None,  # "" means no user object
+            groups=tuple(self.groups) if self.groups else (),
+            verb=self.verb,
+            namespace=self.namespace,
+            api_group=self.api_group,
+            api_version=self.api_version,
+            resource=self.resource,
+            subresource=self.subresource,
+            name=self.name,
+            path=self.path,
+            resource_request=bool(self.resource) if rr is None else rr,
+        )
+
+
 class _Output(msgspec.Struct):
     level: str
     omitStages: list[str]
@@ -60,6 +92,7 @@ class _Error(msgspec.Struct):
     error: str
 
 
+_attr_decoder: Final = msgspec.json.Decoder(_AttrLine)
 _line_decoder: Final = msgspec.json.Decoder(_Line)
 _event_decoder: Final = msgspec.json.Decoder(Event)
 _dict_decoder: Final = msgspec.json.Decoder(dict[str, object])
@@ -80,6 +113,10 @@ def _is_event(line: _Line) -> bool:
 
 def attributes_from_json(raw: bytes | str) -> RequestAttributes:
     """The request attributes of one input line, whichever of the three shapes it has."""
+    try:
+        return _attr_decoder.decode(raw).attributes()
+    except msgspec.DecodeError:
+        pass  # another shape, or bad attributes: find out which below
     try:
         line = _line_decoder.decode(raw)
     except msgspec.DecodeError as exc:
