@@ -93,10 +93,16 @@ class _Error(msgspec.Struct):
 
 
 _attr_decoder: Final = msgspec.json.Decoder(_AttrLine)
+_EMPTY: Final = _AttrLine()
 _line_decoder: Final = msgspec.json.Decoder(_Line)
 _event_decoder: Final = msgspec.json.Decoder(Event)
 _dict_decoder: Final = msgspec.json.Decoder(dict[str, object])
 _encoder: Final = msgspec.json.Encoder()
+
+
+_EVENT_KEYS: Final = frozenset(
+    {"requestURI", "auditID", "stage", "objectRef", "stageTimestamp", "impersonatedUser"}
+)
 
 
 def _is_event(line: _Line) -> bool:
@@ -111,24 +117,35 @@ def _is_event(line: _Line) -> bool:
     )
 
 
+def _event(raw: bytes | str) -> RequestAttributes:
+    try:
+        event = _event_decoder.decode(raw)
+    except msgspec.DecodeError as exc:
+        raise InputError(f"not a valid audit event: {exc}") from None
+    return from_event(event)
+
+
 def attributes_from_json(raw: bytes | str) -> RequestAttributes:
     """The request attributes of one input line, whichever of the three shapes it has."""
     try:
-        return _attr_decoder.decode(raw).attributes()
+        attrs = _attr_decoder.decode(raw)
     except msgspec.DecodeError:
         pass  # another shape, or bad attributes: find out which below
+    else:
+        if attrs != _EMPTY:
+            return attrs.attributes()
     try:
-        line = _line_decoder.decode(raw)
+        if _is_event(_line_decoder.decode(raw)):
+            return _event(raw)
+    except msgspec.DecodeError:
+        pass  # reported below, by the decoder of the shape the line resembles most
+    try:
+        obj = _dict_decoder.decode(raw)
     except msgspec.DecodeError as exc:
-        raise InputError(f"not a JSON object of a known shape: {exc}") from None
-    if _is_event(line):
-        try:
-            event = _event_decoder.decode(raw)
-        except msgspec.DecodeError as exc:
-            raise InputError(f"not a valid audit event: {exc}") from None
-        return from_event(event)
-    obj = _dict_decoder.decode(raw)
-    if line.method is not None or line.url is not None:
+        raise InputError(f"not a JSON object: {exc}") from None
+    if _EVENT_KEYS & obj.keys() or isinstance(obj.get("user"), dict) or obj.get("kind"):
+        return _event(raw)
+    if "method" in obj or "url" in obj:
         return from_http_mapping(obj)
     if not obj:
         raise InputError(
