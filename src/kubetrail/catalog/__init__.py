@@ -1,0 +1,1 @@
+"""Bundled catalogues: attack techniques and built-in API resources."""
