@@ -148,13 +148,27 @@ def rule_decisions(policy: Policy) -> tuple[list[Decision], Decision]:
     return per_rule, default
 
 
+class ReferenceEvaluator:
+    """The plain first-match loop: rule decisions prepared once, then checker.go per request.
+
+    This is the baseline the compiled :class:`Evaluator` is measured and tested against.
+    """
+
+    def __init__(self, policy: Policy) -> None:
+        self.policy = policy
+        self._decisions, self._default = rule_decisions(policy)
+
+    def evaluate(self, attrs: RequestAttributes) -> Decision:
+        """checker.go ``EvaluatePolicyRule``: the first matching rule decides."""
+        for i, rule in enumerate(self.policy.rules):
+            if _rule_matches(rule, attrs):
+                return self._decisions[i]
+        return self._default
+
+
 def reference_decide(policy: Policy, attrs: RequestAttributes) -> Decision:
     """Evaluate ``policy`` for ``attrs`` by walking the rules, exactly as checker.go does."""
-    per_rule, default = rule_decisions(policy)
-    for i, rule in enumerate(policy.rules):
-        if _rule_matches(rule, attrs):
-            return per_rule[i]
-    return default
+    return ReferenceEvaluator(policy).evaluate(attrs)
 
 
 # --------------------------------------------------------------------------------------------
