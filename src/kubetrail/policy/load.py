@@ -260,14 +260,12 @@ class _TypeMismatch(Exception):
         self.path, self.expected, self.value = path, expected, value
 
 
-def _fail(source: str, diagnostics: list[Diagnostic], message: str | None = None) -> PolicyError:
-    errors = [d.message for d in diagnostics if d.severity is Severity.ERROR]
-    text = message or aggregate(errors)
-    return PolicyError(f"{text}: from file {source}", diagnostics)
-
-
-def _error(message: str, location: Location, hint: str | None = None) -> Diagnostic:
-    return Diagnostic(severity=Severity.ERROR, message=message, location=location, hint=hint)
+def _error(
+    message: str, location: Location, hint: str | None = None, code: str | None = None
+) -> Diagnostic:
+    return Diagnostic(
+        severity=Severity.ERROR, message=message, location=location, hint=hint, code=code
+    )
 
 
 def _check_version(reader: _Reader, raw: Mapping[str, object]) -> Diagnostic | None:
@@ -280,6 +278,7 @@ def _check_version(reader: _Reader, raw: Mapping[str, object]) -> Diagnostic | N
             "unknown group version field audit.k8s.io/__internal, Kind=Policy in policy",
             reader.location(()),
             hint="add `apiVersion: audit.k8s.io/v1`",
+            code="api-version",
         )
     if api_version in _REMOVED_VERSIONS:
         return _error(
@@ -289,20 +288,109 @@ def _check_version(reader: _Reader, raw: Mapping[str, object]) -> Diagnostic | N
                 f"{api_version} was removed in Kubernetes 1.24; change apiVersion to "
                 f"{API_VERSION} (the Policy fields are the same)"
             ),
+            code="removed-api-version",
         )
     if api_version != API_VERSION:
         return _error(
             f'failed decoding: no kind "{kind}" is registered for version "{api_version}"',
             where,
             hint=f"an audit policy has `apiVersion: {API_VERSION}`",
+            code="api-version",
         )
     if kind != "Policy":
         return _error(
             f'failed decoding: kind "{kind}" of {API_VERSION} cannot be converted to Policy',
             reader.location(("kind",)),
             hint="an audit policy has `kind: Policy`",
+            code="api-version",
         )
     return None
+
+
+class DecodedPolicy(msgspec.Struct, frozen=True):
+    """Everything known about a policy document, whether kube-apiserver accepts it or not.
+
+    ``policy`` is ``None`` only when the document does not decode at all (YAML that is not a
+    Policy-shaped object, type errors). ``errors`` say why kube-apiserver refuses it, in
+    upstream order; ``message`` is then the top-level error kube-apiserver logs.
+    """
+
+    source: str
+    document: YamlDocument
+    policy: Policy | None
+    errors: tuple[Diagnostic, ...]
+    warnings: tuple[Diagnostic, ...]
+    message: str | None
+
+
+def decode_policy(
+    data: bytes | str, *, source: str = "<input>", kube_version: KubeVersion = LATEST
+) -> DecodedPolicy:
+    """Decode and check a policy document, collecting every problem instead of raising.
+
+    Only unreadable input (bad YAML, too large, binary) raises :class:`InputError`.
+    """
+    doc = read_yaml(data, source=source, max_bytes=MAX_POLICY_BYTES)
+    reader = _Reader(doc, source, kube_version)
+    reader.duplicates()
+
+    def result(
+        policy: Policy | None, errors: list[Diagnostic], message: str | None = None
+    ) -> DecodedPolicy:
+        text = None
+        if errors:
+            text = message or aggregate([d.message for d in errors])
+            text = f"{text}: from file {source}"
+        return DecodedPolicy(source, doc, policy, tuple(errors), tuple(reader.warnings), text)
+
+    if doc.value is None:
+        return result(
+            None,
+            [
+                _error(
+                    "unknown group version field audit.k8s.io/__internal, Kind=Policy in policy",
+                    Location(path=source, line=1),
+                    hint="the document is empty",
+                    code="api-version",
+                )
+            ],
+        )
+    try:
+        clean = reader.mapping(doc.value, (), _POLICY_FIELDS)
+    except _TypeMismatch as exc:
+        diag = _error(
+            f"failed decoding: cannot decode a JSON {_json_type(exc.value)} into a Policy "
+            "(expected an object with apiVersion, kind and rules)",
+            Location(path=source, line=1),
+            code="decode",
+        )
+        return result(None, [diag])
+    if reader.errors:
+        return result(None, reader.errors)
+    policy = msgspec.convert(clean, Policy)
+    version_error = _check_version(reader, clean)
+    if version_error is not None:
+        # kube-apiserver stops here; the fields are still worth looking at (lint does).
+        return result(policy, [version_error])
+    errors = [
+        _error(
+            e.message,
+            msgspec.structs.replace(reader.location(e.at), field=e.field),
+            code="validation",
+        )
+        for e in validate_policy(policy, kube_version=kube_version)
+    ]
+    if errors:
+        return result(policy, errors)
+    if not policy.rules:
+        diag = _error(
+            "loaded illegal policy with 0 rules",
+            reader.location(("rules",)),
+            hint="kube-apiserver refuses to start with a policy that has no rules",
+            code="no-rules",
+        )
+        return result(policy, [diag], "loaded illegal policy with 0 rules")
+    return result(policy, [])
 
 
 def parse_policy(
@@ -312,46 +400,15 @@ def parse_policy(
 
     The error carries every diagnostic (warnings included) with its line.
     """
-    doc = read_yaml(data, source=source, max_bytes=MAX_POLICY_BYTES)
-    reader = _Reader(doc, source, kube_version)
-    reader.duplicates()
-    if doc.value is None:
-        diag = _error(
-            "unknown group version field audit.k8s.io/__internal, Kind=Policy in policy",
-            Location(path=source, line=1),
-            hint="the document is empty",
-        )
-        raise _fail(source, [diag])
-    try:
-        clean = reader.mapping(doc.value, (), _POLICY_FIELDS)
-    except _TypeMismatch as exc:
-        diag = _error(
-            f"failed decoding: cannot decode a JSON {_json_type(exc.value)} into a Policy "
-            "(expected an object with apiVersion, kind and rules)",
-            Location(path=source, line=1),
-        )
-        raise _fail(source, [diag]) from None
-    if reader.errors:
-        raise _fail(source, [*reader.errors, *reader.warnings])
-    version_error = _check_version(reader, clean)
-    if version_error is not None:
-        raise _fail(source, [version_error, *reader.warnings])
-    policy = msgspec.convert(clean, Policy)
-    field_errors = validate_policy(policy, kube_version=kube_version)
-    diagnostics = [
-        _error(e.message, msgspec.structs.replace(reader.location(e.at), field=e.field))
-        for e in field_errors
-    ]
-    if diagnostics:
-        raise _fail(source, [*diagnostics, *reader.warnings])
-    if not policy.rules:
-        diag = _error(
-            "loaded illegal policy with 0 rules",
-            reader.location(("rules",)),
-            hint="kube-apiserver refuses to start with a policy that has no rules",
-        )
-        raise _fail(source, [diag, *reader.warnings], "loaded illegal policy with 0 rules")
-    return LoadedPolicy(policy=policy, source=source, warnings=tuple(reader.warnings), document=doc)
+    decoded = decode_policy(data, source=source, kube_version=kube_version)
+    if decoded.errors or decoded.policy is None:
+        raise PolicyError(decoded.message or "", [*decoded.errors, *decoded.warnings])
+    return LoadedPolicy(
+        policy=decoded.policy,
+        source=source,
+        warnings=decoded.warnings,
+        document=decoded.document,
+    )
 
 
 def read_policy_bytes(path: str, *, max_bytes: int = MAX_POLICY_BYTES) -> bytes:
