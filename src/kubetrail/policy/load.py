@@ -369,8 +369,7 @@ def decode_policy(
         return result(None, reader.errors)
     policy = msgspec.convert(clean, Policy)
     version_error = _check_version(reader, clean)
-    if version_error is not None:
-        # kube-apiserver stops here; the fields are still worth looking at (lint does).
+    if version_error is not None and version_error.code != "removed-api-version":
         return result(policy, [version_error])
     errors = [
         _error(
@@ -380,6 +379,10 @@ def decode_policy(
         )
         for e in validate_policy(policy, kube_version=kube_version)
     ]
+    if version_error is not None:
+        # kube-apiserver stops at the removed version (its message says only that); the
+        # fields are still worth checking, as v1beta1 has the same ones (lint does).
+        return result(policy, [version_error, *errors], version_error.message)
     if errors:
         return result(policy, errors)
     if not policy.rules:

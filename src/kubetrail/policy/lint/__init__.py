@@ -1,0 +1,1 @@
+"""``kubetrail policy lint``: the mistakes real audit policies make, with stable codes."""

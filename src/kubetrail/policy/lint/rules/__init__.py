@@ -1,0 +1,1 @@
+"""One module per lint rule; each module defines one :class:`LintRule` subclass."""
