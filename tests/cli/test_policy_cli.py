@@ -326,11 +326,23 @@ def test_help_is_fast_and_imports_nothing_heavy() -> None:
     assert proc.stderr.strip() == "[]"
     assert "JSON" in proc.stdout
     exe = str(Path(sys.executable).parent / "kubetrail")
-    best = min(_timed([exe, "policy", "eval", "--help"]) for _ in range(5))
-    assert best < 0.2, f"kubetrail policy eval --help took {best:.3f}s"
+    runs = [_timed([exe, "policy", "eval", "--help"]) for _ in range(5)]
+    # CPU time (user + sys) of the process is what start-up costs; wall time on a loaded CI
+    # machine (tests run two at a time on two cores) also measures the neighbours.
+    cpu = min(c for c, _ in runs)
+    wall = min(w for _, w in runs)
+    assert cpu < 0.2, f"kubetrail policy eval --help used {cpu:.3f}s of CPU"
+    assert wall < 1.0, f"kubetrail policy eval --help took {wall:.3f}s"
 
 
-def _timed(cmd: list[str]) -> float:
+def _timed(cmd: list[str]) -> tuple[float, float]:
+    """(CPU seconds, wall seconds) of running ``cmd``."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     subprocess.run(cmd, capture_output=True, check=True)
-    return time.perf_counter() - start
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return cpu, wall

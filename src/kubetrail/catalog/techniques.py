@@ -263,6 +263,7 @@ def load_techniques() -> Catalogue:
     """The bundled catalogue (read afresh on every call; callers keep the result)."""
     text = resources.files("kubetrail").joinpath(_DATA_FILE).read_text(encoding="utf-8")
     try:
-        return parse_techniques(yaml.safe_load(text))
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when built with it
+        return parse_techniques(yaml.load(text, Loader=loader))
     except InputError as exc:
         raise InputError(exc.message, path=f"kubetrail/{_DATA_FILE}") from None

@@ -113,9 +113,7 @@ def lint_file(
     kube_version: KubeVersion = LATEST,
 ) -> list[Finding]:
     """Lint the policy file at ``path``; unreadable files raise ``InputError``."""
-    return lint_bytes(
-        read_policy_bytes(path), source=path, rules=rules, kube_version=kube_version
-    )
+    return lint_bytes(read_policy_bytes(path), source=path, rules=rules, kube_version=kube_version)
 
 
 def at_or_above(findings: Iterable[Finding], threshold: Severity) -> list[Finding]:
