@@ -13,6 +13,8 @@ import sys
 import click
 
 from kubetrail import __version__
+from kubetrail.cli.coverage import coverage
+from kubetrail.cli.lint import lint
 from kubetrail.cli.policy import policy
 from kubetrail.errors import KubetrailError
 
@@ -39,6 +41,8 @@ def cli(ctx: click.Context, debug: bool) -> None:
     ctx.obj = {"debug": debug}
 
 
+policy.add_command(lint)
+policy.add_command(coverage)
 cli.add_command(policy)
 
 

@@ -24,7 +24,7 @@ FORMAT_OPTION = click.option(
 )
 
 
-def _kube_version_option(func: click.decorators.FC) -> click.decorators.FC:
+def kube_version_option(func: click.decorators.FC) -> click.decorators.FC:
     return click.option(
         "--kube-version",
         metavar="1.N",
@@ -33,13 +33,13 @@ def _kube_version_option(func: click.decorators.FC) -> click.decorators.FC:
     )(func)
 
 
-def _version(text: str | None) -> KubeVersion:
+def parse_version(text: str | None) -> KubeVersion:
     from kubetrail.policy.validate import LATEST, KubeVersion
 
     return LATEST if text is None else KubeVersion.parse(text)
 
 
-def _echo_diagnostic(diag: Diagnostic) -> None:
+def echo_diagnostic(diag: Diagnostic) -> None:
     color = "red" if diag.severity.value == "error" else "yellow"
     loc = click.style(str(diag.location), bold=True)
     sev = click.style(diag.severity.value, fg=color, bold=True)
@@ -53,13 +53,13 @@ def _load(path: str, kube_version: str | None) -> LoadedPolicy:
     from kubetrail.policy.load import load_policy
 
     try:
-        loaded = load_policy(path, kube_version=_version(kube_version))
+        loaded = load_policy(path, kube_version=parse_version(kube_version))
     except PolicyError as exc:
         for diag in exc.diagnostics:
-            _echo_diagnostic(diag)
+            echo_diagnostic(diag)
         raise
     for diag in loaded.warnings:
-        _echo_diagnostic(diag)
+        echo_diagnostic(diag)
     return loaded
 
 
@@ -76,7 +76,7 @@ def policy() -> None:
 
 @policy.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=True))
-@_kube_version_option
+@kube_version_option
 @FORMAT_OPTION
 def validate(files: tuple[str, ...], kube_version: str | None, fmt: str) -> int:
     """Check policy FILES exactly as kube-apiserver would load them.
@@ -101,7 +101,7 @@ def validate(files: tuple[str, ...], kube_version: str | None, fmt: str) -> int:
     from kubetrail.errors import InputError, PolicyError
     from kubetrail.policy.load import load_policy
 
-    version = _version(kube_version)
+    version = parse_version(kube_version)
     results: list[dict[str, object]] = []
     ok = True
     for path in files:
@@ -138,7 +138,7 @@ def _echo_validation(
 ) -> None:
     """Diagnostics in line order on stderr, then one verdict line on stdout."""
     for diag in sorted(diagnostics, key=lambda d: (d.location.line or 0, d.location.column or 0)):
-        _echo_diagnostic(diag)
+        echo_diagnostic(diag)
     if entry["valid"]:
         warned = f" ({_plural(len(diagnostics), 'warning')})" if diagnostics else ""
         valid = click.style("valid", fg="green", bold=True)
@@ -159,7 +159,7 @@ def _echo_validation(
 @policy.command(name="eval")
 @click.argument("policy_file", metavar="POLICY", type=click.Path(dir_okay=False))
 @click.argument("input_file", metavar="[INPUT|-]", default="-", type=click.File("rb"))
-@_kube_version_option
+@kube_version_option
 def eval_(policy_file: str, input_file: IO[bytes], kube_version: str | None) -> int:
     """Decide requests read as JSON Lines; write one JSON line per input line.
 
@@ -242,7 +242,7 @@ def _request_from_flags(
     default=None,
     help="Whether it is a resource request (default: if --resource is given).",
 )
-@_kube_version_option
+@kube_version_option
 @FORMAT_OPTION
 def explain(
     policy_file: str,

@@ -15,7 +15,7 @@ from kubetrail.policy.validate import LATEST, KubeVersion
 
 # ``# kubetrail: ignore[KT003, KT101]`` (or ``ignore`` for every code); ``ignore-file[...]``
 # applies to the whole file.
-_SUPPRESS: Final = re.compile(r"#\s*kubetrail:\s*(ignore|ignore-file)(?:\[([A-Z0-9,\s]*)\])?")
+_SUPPRESS: Final = re.compile(r"#\s*kubetrail:\s*(ignore-file|ignore)(?:\[([A-Z0-9,\s]*)\])?")
 SEVERITY_ORDER: Final = {Severity.INFO: 0, Severity.WARNING: 1, Severity.ERROR: 2}
 
 
