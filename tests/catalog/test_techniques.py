@@ -207,7 +207,13 @@ def test_patch_variants_of_body_techniques_need_the_response_unless_stated() -> 
         ("resource-hijacking", "statefulsets/scale"),
         ("resource-hijacking", "replicasets/scale"),
     }
-    assert BY_ID["sidecar-injection"].min_level is Level.REQUEST_RESPONSE
+    # An update carries the whole new object (Request shows it); a patch only the change.
+    for tid in ("sidecar-injection", "container-image-swap", "pod-security-disabled"):
+        technique = BY_ID[tid]
+        assert technique.min_level is Level.REQUEST
+        levels = {v.verb: technique.level_for(v) for v in technique.variants}
+        assert levels["update"] is Level.REQUEST
+        assert levels["patch"] is Level.REQUEST_RESPONSE
 
 
 def test_secret_material_only_above_metadata() -> None:

@@ -135,6 +135,8 @@ def _gap(t: TechniqueResult, loaded: LoadedPolicy) -> str:
         why = f"{d.level.value} by rules[{d.rule}]" + (f" line {line}" if line else "")
         if d.level.value != "None" and not v.logged:
             why += ", outcome stage omitted"
+        elif v.needed != t.technique.min_level:
+            why += f", needs {v.needed.value}"
     more = f" (+{len(gaps) - 1} more)" if len(gaps) > 1 else ""
     return f"{_request(v)} as {v.caller}: {why}{more}"
 
