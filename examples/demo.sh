@@ -27,3 +27,18 @@ say "4. kubectl exec over WebSocket (kubectl >= 1.30) is a GET" \
 say "5. Decide a batch: attributes, HTTP requests and audit events in, one JSON line out each" \
     "kubetrail policy eval baseline.yaml examples/requests.jsonl"
 "$KT" policy eval "$policy" "$here/requests.jsonl" || exit 1
+
+say "6. Which attacks does the policy log, for which callers? (worst first)" \
+    "kubetrail policy coverage baseline.yaml"
+"$KT" policy coverage "$policy" | head -12 || exit 1
+echo "..."
+
+say "7. The same question for a managed platform's fixed policy" \
+    "kubetrail policy coverage --profile eks"
+"$KT" policy coverage --profile eks | head -10
+echo "..."
+
+say "8. Mistakes real policies make, with stable codes (kubetrail policy lint --explain KT002)" \
+    "kubetrail policy lint examples/mistakes.yaml"
+"$KT" policy lint "$here/mistakes.yaml"
+echo "(exit status $? — findings at warning or above fail the command, for CI)"
