@@ -96,3 +96,16 @@ def test_workload_mix_shape(workload: ModuleType) -> None:
         assert users[cls] > 0, cls
     assert shares["verbs"].most_common(1)[0][0] == "get"
     assert {"/readyz", "/livez", "/version"} <= set(shares["paths"])
+
+
+def test_bench_lint_coverage_quick(corpus: Path) -> None:
+    """Runs end to end and meets its goal (lint + coverage of the nine policies < 1 s)."""
+    proc = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "bench_lint_coverage.py"), "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "lint + coverage" in proc.stdout

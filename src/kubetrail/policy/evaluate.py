@@ -340,13 +340,18 @@ class Evaluator:
                 a.name if a.name in self._names else _OTHER,
             )
         path = a.path
+        prefixes = self._url_prefixes
         return (
             user,
             groups,
             verb,
             False,
             path if path in self._exact_urls else _OTHER,
-            tuple(p for p in self._url_prefixes if path.startswith(p)),
+            # One C-level startswith over all prefixes first: most paths match none, and
+            # building the tuple of matches is then skipped (the key is the same either way).
+            tuple([p for p in prefixes if path.startswith(p)])
+            if prefixes and path.startswith(prefixes)
+            else (),
         )
 
     def _match(self, a: RequestAttributes) -> Decision:
