@@ -1,0 +1,229 @@
+"""What kube-apiserver would have written under a policy, byte for byte, from a recording.
+
+Input: events recorded at a richer level (ideally everything at RequestResponse, no stages
+omitted). For each event the policy is evaluated on the attributes the apiserver saw
+(:func:`kubetrail.policy.resolve.from_event`), then, as ``pkg/audit/request.go`` and
+``pkg/endpoints/filters/audit.go`` do:
+
+* level ``None``: no event at all; a stage in the effective ``omitStages``: that event dropped;
+* ``level`` rewritten; ``requestObject`` kept only at ``Request`` and above,
+  ``responseObject`` only at ``RequestResponse``;
+* with ``omitManagedFields`` (and level ≥ Request), ``metadata.managedFields`` removed from
+  request and response objects — a single object, every item of a list, every row object of a
+  ``Table`` — but never from a patch body (upstream logs the patch as sent);
+* encoded as Go's ``encoding/json`` does through the audit codec: keys in the order of
+  ``types.go``, compact, HTML-safe escaping of ``<``, ``>``, ``&`` and U+2028/U+2029 — so byte
+  counts are real. Bodies that need no change are copied as raw bytes.
+
+When the recording holds less than the policy would log (recorded at Metadata, policy asks
+for Request), the output keeps what exists and the event is counted as ``lacking``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from typing import Final
+
+import msgspec
+from msgspec import UNSET, UnsetType
+
+from kubetrail.model.attributes import RequestAttributes
+from kubetrail.model.event import Event, ObjectReference, UserInfo
+from kubetrail.model.policy import Level
+from kubetrail.policy.evaluate import Decision, Evaluator
+from kubetrail.policy.resolve import from_event
+
+
+class _Status(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """metav1.Status as the audit codec writes it: ``metadata`` always, the rest omitempty."""
+
+    metadata: dict[str, object]
+    status: str = ""
+    message: str = ""
+    reason: str = ""
+    details: msgspec.Raw | UnsetType = UNSET
+    code: int = 0
+
+
+class WireEvent(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """An audit.k8s.io/v1 Event as kube-apiserver encodes it (key order of types.go).
+
+    Required fields are always written (Go writes them even when empty; timestamps as
+    ``null`` when zero); the others are omitted when empty, like Go's ``omitempty``.
+    """
+
+    kind: str
+    api_version: str = msgspec.field(name="apiVersion")
+    level: str
+    audit_id: str = msgspec.field(name="auditID")
+    stage: str
+    request_uri: str = msgspec.field(name="requestURI")
+    verb: str
+    user: UserInfo
+    impersonated_user: UserInfo | None = msgspec.field(default=None, name="impersonatedUser")
+    authentication_metadata: dict[str, object] | None = msgspec.field(
+        default=None, name="authenticationMetadata"
+    )
+    source_ips: list[str] = msgspec.field(default_factory=list, name="sourceIPs")
+    user_agent: str = msgspec.field(default="", name="userAgent")
+    object_ref: ObjectReference | None = msgspec.field(default=None, name="objectRef")
+    response_status: _Status | None = msgspec.field(default=None, name="responseStatus")
+    request_object: msgspec.Raw | UnsetType = msgspec.field(default=UNSET, name="requestObject")
+    response_object: msgspec.Raw | UnsetType = msgspec.field(default=UNSET, name="responseObject")
+    request_received_timestamp: str | None = msgspec.field(name="requestReceivedTimestamp")
+    stage_timestamp: str | None = msgspec.field(name="stageTimestamp")
+    annotations: dict[str, str] = msgspec.field(default_factory=dict)
+
+
+_encoder: Final = msgspec.json.Encoder()
+# Verbs whose request body kube-apiserver logs at Request (deletes only when a body was sent).
+_BODY_VERBS: Final = frozenset({"create", "update", "patch"})
+_decoder: Final = msgspec.json.Decoder(Event)
+_HTML: Final = ((b"<", b"\\u003c"), (b">", b"\\u003e"), (b"&", b"\\u0026"))
+_LINE_SEPARATORS: Final = (("\u2028".encode(), b"\\u2028"), ("\u2029".encode(), b"\\u2029"))
+# msgspec writes \b and \f; Go writes \u0008 and \u000c. Only an unescaped backslash starts an
+# escape, so match an even run of backslashes before it.
+_SHORT_ESCAPES: Final = re.compile(rb"(?<!\\)((?:\\\\)*)\\([bf])")
+
+
+def go_escape(line: bytes) -> bytes:
+    """Apply Go's HTML-safe escaping to a compact JSON line.
+
+    ``<``, ``>`` and ``&`` can only occur inside JSON strings, so replacing them across the
+    whole line is exact; the same holds for U+2028/U+2029.
+    """
+    for raw, escaped in _HTML:
+        if raw in line:
+            line = line.replace(raw, escaped)
+    if b"\xe2\x80" in line:
+        for raw, escaped in _LINE_SEPARATORS:
+            line = line.replace(raw, escaped)
+    if b"\\b" in line or b"\\f" in line:
+        line = _SHORT_ESCAPES.sub(
+            lambda m: m.group(1) + (b"\\u0008" if m.group(2) == b"b" else b"\\u000c"), line
+        )
+    return line
+
+
+def _strip_object(obj: dict[str, object]) -> bool:
+    meta = obj.get("metadata")
+    if isinstance(meta, dict) and "managedFields" in meta:
+        del meta["managedFields"]
+        return True
+    return False
+
+
+def strip_managed_fields(raw: msgspec.Raw) -> msgspec.Raw:
+    """``removeManagedFields`` of request.go: the object, list items or Table row objects."""
+    data = bytes(raw)
+    if b'"managedFields"' not in data:
+        return raw
+    obj = msgspec.json.decode(data)
+    if not isinstance(obj, dict):
+        return raw
+    changed = _strip_object(obj)
+    items = obj.get("items")
+    if isinstance(items, list):
+        for item in items:
+            if isinstance(item, dict):
+                changed |= _strip_object(item)
+    rows = obj.get("rows") if obj.get("kind") == "Table" else None
+    if isinstance(rows, list):
+        for row in rows:
+            inner = row.get("object") if isinstance(row, dict) else None
+            if isinstance(inner, dict):
+                changed |= _strip_object(inner)
+    return msgspec.Raw(_encoder.encode(obj)) if changed else raw
+
+
+class Outcome(msgspec.Struct):
+    """What happened to one input event."""
+
+    decision: Decision
+    attributes: RequestAttributes
+    line: bytes | None  # the encoded output event (no newline), or None if not written
+    lacking: bool  # the policy wanted a body the recording does not have
+
+
+def _wire(event: Event, level: Level, decision: Decision) -> tuple[WireEvent, bool]:
+    """The event as written at ``level``, and whether the recording lacked a body for it."""
+    request_object: msgspec.Raw | UnsetType = UNSET
+    response_object: msgspec.Raw | UnsetType = UNSET
+    strip = decision.omit_managed_fields
+    lacking = False
+    if level.at_least(Level.REQUEST):
+        if event.request_object is UNSET:
+            lacking = event.verb in _BODY_VERBS
+        else:
+            request_object = event.request_object
+            if strip and event.verb != "patch":
+                request_object = strip_managed_fields(request_object)
+    if level is Level.REQUEST_RESPONSE:
+        if event.response_object is UNSET:
+            lacking = lacking or event.verb != "watch"  # watch streams are never recorded
+        else:
+            response_object = event.response_object
+            if strip:
+                response_object = strip_managed_fields(response_object)
+    rs = event.response_status
+    status = (
+        None
+        if rs is None
+        else _Status(
+            metadata={},
+            status=rs.status,
+            message=rs.message,
+            reason=rs.reason,
+            details=rs.details,
+            code=rs.code,
+        )
+    )
+    wire = WireEvent(
+        kind="Event",
+        api_version="audit.k8s.io/v1",
+        level=level.value,
+        audit_id=event.audit_id,
+        stage=event.stage,
+        request_uri=event.request_uri,
+        verb=event.verb,
+        user=event.user,
+        impersonated_user=event.impersonated_user,
+        authentication_metadata=event.authentication_metadata,
+        source_ips=event.source_ips,
+        user_agent=event.user_agent,
+        object_ref=event.object_ref,
+        response_status=status,
+        request_object=request_object,
+        response_object=response_object,
+        request_received_timestamp=event.received_at(),
+        stage_timestamp=event.stage_at(),
+        annotations=event.annotations,
+    )
+    return wire, lacking
+
+
+class Simulator:
+    """Rewrites recorded events as ``policy`` would have written them."""
+
+    def __init__(self, evaluator: Evaluator) -> None:
+        self.evaluator = evaluator
+
+    def simulate(self, event: Event) -> Outcome:
+        attrs = from_event(event)
+        decision = self.evaluator.evaluate(attrs)
+        level = decision.level
+        if level is Level.NONE or event.stage in decision.omit_stages:
+            return Outcome(decision, attrs, None, False)
+        wire, lacking = _wire(event, level, decision)
+        return Outcome(decision, attrs, go_escape(_encoder.encode(wire)), lacking)
+
+    def simulate_raw(self, data: bytes) -> Outcome:
+        """Decode one recorded event (raises msgspec.DecodeError on bad input) and simulate."""
+        return self.simulate(_decoder.decode(data))
+
+
+def simulate_lines(simulator: Simulator, lines: Iterable[bytes]) -> Iterator[Outcome]:
+    """Outcomes for recorded event lines, in order (bad lines raise; see the CLI for counting)."""
+    for data in lines:
+        yield simulator.simulate_raw(data)
