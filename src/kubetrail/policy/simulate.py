@@ -209,8 +209,9 @@ class Simulator:
     def __init__(self, evaluator: Evaluator) -> None:
         self.evaluator = evaluator
 
-    def simulate(self, event: Event) -> Outcome:
-        attrs = from_event(event)
+    def simulate(self, event: Event, attrs: RequestAttributes | None = None) -> Outcome:
+        """The outcome for one event (``attrs``: its resolved attributes, if already known)."""
+        attrs = from_event(event) if attrs is None else attrs
         decision = self.evaluator.evaluate(attrs)
         level = decision.level
         if level is Level.NONE or event.stage in decision.omit_stages:
@@ -227,3 +228,44 @@ def simulate_lines(simulator: Simulator, lines: Iterable[bytes]) -> Iterator[Out
     """Outcomes for recorded event lines, in order (bad lines raise; see the CLI for counting)."""
     for data in lines:
         yield simulator.simulate_raw(data)
+
+
+def _rfc3339nano(timestamp: str | None) -> str:
+    """Go's ``time.RFC3339Nano`` of an audit timestamp: trailing zeros of the fraction cut."""
+    if not timestamp:
+        return "0001-01-01T00:00:00Z"
+    head, dot, rest = timestamp.partition(".")
+    if not dot:
+        return timestamp
+    fraction = rest.rstrip("Z").rstrip("0")
+    return f"{head}.{fraction}Z" if fraction else f"{head}Z"
+
+
+def legacy_line(line: bytes) -> bytes:
+    """The ``--audit-log-format=legacy`` line of an encoded event (``pkg/audit/format.go``)."""
+    from kubetrail.gofmt import quote
+
+    wire = msgspec.json.decode(line, type=Event)
+    username, groups = "<none>", "<none>"
+    if wire.user.username:
+        username = wire.user.username
+        if wire.user.groups:
+            groups = ",".join(quote(g) for g in wire.user.groups)
+    as_user, as_groups = "<self>", "<lookup>"
+    if wire.impersonated_user is not None:
+        as_user = wire.impersonated_user.username
+        if wire.impersonated_user.groups:
+            as_groups = ",".join(quote(g) for g in wire.impersonated_user.groups)
+    ref = wire.object_ref
+    namespace = ref.namespace if ref is not None and ref.namespace else "<none>"
+    status = wire.response_status
+    response = str(status.code) if status is not None else "<deferred>"
+    ip = wire.source_ips[0] if wire.source_ips else "<unknown>"
+    text = (
+        f"{_rfc3339nano(wire.request_received_timestamp)} AUDIT: id={quote(wire.audit_id)} "
+        f"stage={quote(wire.stage)} ip={quote(ip)} method={quote(wire.verb)} "
+        f"user={quote(username)} groups={quote(groups)} as={quote(as_user)} "
+        f"asgroups={quote(as_groups)} user-agent={quote(wire.user_agent)} "
+        f'namespace={quote(namespace)} uri={quote(wire.request_uri)} response="{response}"'
+    )
+    return text.encode()
