@@ -16,6 +16,7 @@ from kubetrail import __version__
 from kubetrail.cli.coverage import coverage
 from kubetrail.cli.lint import lint
 from kubetrail.cli.policy import policy
+from kubetrail.cli.simulate import simulate, volume
 from kubetrail.errors import KubetrailError
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -43,6 +44,8 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 policy.add_command(lint)
 policy.add_command(coverage)
+policy.add_command(simulate)
+policy.add_command(volume)
 cli.add_command(policy)
 
 
