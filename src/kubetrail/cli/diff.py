@@ -1,0 +1,91 @@
+"""``kubetrail policy diff``."""
+
+from __future__ import annotations
+
+import click
+
+from kubetrail.cli.policy import kube_version_option
+from kubetrail.cli.simulate import _events, _human, _load
+
+
+@click.command(name="diff")
+@click.argument("old_file", metavar="OLD", type=click.Path(dir_okay=False))
+@click.argument("new_file", metavar="NEW", type=click.Path(dir_okay=False))
+@click.option(
+    "--sample",
+    "samples",
+    multiple=True,
+    metavar="EVENTS",
+    help="Recorded events to compare on (files, .gz, directories, -); repeatable.",
+)
+@click.option(
+    "--format", "-o", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+@kube_version_option
+def diff_command(
+    old_file: str, new_file: str, samples: tuple[str, ...], fmt: str, kube_version: str | None
+) -> int:
+    """Show which requests change level between OLD and NEW policies.
+
+    Coverage changes come first: for every attack technique and caller, what NEW
+    stops (or starts) logging at the level that reveals it. With --sample, every
+    recorded request whose level changes, grouped, with event counts and bytes.
+
+    \b
+    Example:
+      kubetrail policy diff current.yaml proposed.yaml --sample audit.log.gz
+    """
+    import msgspec
+
+    from kubetrail.catalog.techniques import load_techniques
+    from kubetrail.ingest.read import ReadReport
+    from kubetrail.policy.diff import diff
+
+    old, new = _load(old_file, kube_version), _load(new_file, kube_version)
+    report = ReadReport()
+    events = (event for event, _ in _events(samples, report)) if samples else iter(())
+    result = diff(old.policy, new.policy, load_techniques(), events)
+    if fmt == "json":
+        click.echo(msgspec.json.encode(result).decode())
+        return 0
+    if samples:
+        click.echo(report.summary(), err=True)
+    worse = [t for t in result.techniques if t.worse]
+    better = [t for t in result.techniques if not t.worse]
+    click.echo(
+        f"coverage: {result.old_percent:.0f}% -> {result.new_percent:.0f}% "
+        f"({len(worse)} techniques worse, {len(better)} better)"
+    )
+    for change in result.techniques:
+        color = "red" if change.worse else "green"
+        click.echo(
+            click.style(f"  {'worse ' if change.worse else 'better'} ", fg=color, bold=True)
+            + f"{change.id}: {change.old_status} -> {change.new_status}"
+        )
+        groups: dict[tuple[str, str, str], list[str]] = {}
+        for v in change.variants:
+            if v.worse == change.worse:
+                groups.setdefault((v.request, v.old_level, v.new_level), []).append(v.caller)
+        for (request, old_level, new_level), callers in list(groups.items())[:4]:
+            if change.worse:
+                verb = "stops logging" if new_level == "None" else "logs too little of"
+            else:
+                verb = "now logs enough of"
+            click.echo(
+                f"      NEW {verb} `{request}` by {', '.join(callers)} ({old_level} -> {new_level})"
+            )
+        if len(groups) > 4:
+            click.echo(f"      ... {len(groups) - 4} more request(s)")
+    if samples:
+        delta = result.new_bytes - result.old_bytes
+        share = f" ({delta / result.old_bytes:+.0%})" if result.old_bytes else ""
+        click.echo(
+            f"\nsample: {result.sample_events:,} events, {result.sample_changed:,} change level; "
+            f"bytes {_human(result.old_bytes)} -> {_human(result.new_bytes)}{share}"
+        )
+        for c in result.sample[:15]:
+            click.echo(
+                f"  {c.old_level:>15} -> {c.new_level:<15} {c.events:>8,}  {c.verb} {c.resource}"
+                f"  by {c.user}  ({_human(c.old_bytes)} -> {_human(c.new_bytes)})"
+            )
+    return 0
