@@ -14,7 +14,7 @@ import click
 
 from kubetrail import __version__
 from kubetrail.cli.coverage import coverage
-from kubetrail.cli.diff import diff_command
+from kubetrail.cli.diff import diff_command, tune
 from kubetrail.cli.lint import lint
 from kubetrail.cli.policy import policy
 from kubetrail.cli.simulate import simulate, volume
@@ -48,6 +48,7 @@ policy.add_command(coverage)
 policy.add_command(simulate)
 policy.add_command(volume)
 policy.add_command(diff_command)
+policy.add_command(tune)
 cli.add_command(policy)
 
 

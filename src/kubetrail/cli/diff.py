@@ -89,3 +89,81 @@ def diff_command(
                 f"  by {c.user}  ({_human(c.old_bytes)} -> {_human(c.new_bytes)})"
             )
     return 0
+
+
+@click.command()
+@click.argument("policy_file", metavar="POLICY", type=click.Path(dir_okay=False))
+@click.option(
+    "--sample",
+    "samples",
+    multiple=True,
+    required=True,
+    metavar="EVENTS",
+    help="Recorded events (files, .gz, directories, -); repeatable.",
+)
+@click.option("--budget", metavar="SIZE/day", help="Stop cutting once under this (e.g. 5GB/day).")
+@click.option("-o", "--output", metavar="FILE", help="Write the proposed policy here.")
+@kube_version_option
+def tune(
+    policy_file: str,
+    samples: tuple[str, ...],
+    budget: str | None,
+    output: str | None,
+    kube_version: str | None,
+) -> int:
+    """Propose a cheaper POLICY that still logs every attack it logs now.
+
+    Tries the usual cuts — health checks, leases, kubelet status reports, kube-proxy
+    and controller watches, OpenAPI downloads, list bodies, RequestReceived,
+    managedFields — and keeps each only if it saves bytes on the sample and the
+    coverage engine proves that no request of any attack technique, for any caller,
+    is logged less than the technique needs. The proposal is your file with the new
+    rules inserted first, each with a comment stating its saving.
+
+    \b
+    Example:
+      kubetrail policy tune policy.yaml --sample audit.log.gz --budget 5GB/day -o tuned.yaml
+    """
+    from kubetrail.catalog.techniques import load_techniques
+    from kubetrail.errors import InputError
+    from kubetrail.ingest.read import ReadReport
+    from kubetrail.policy.load import read_policy_bytes
+    from kubetrail.policy.tune import parse_budget
+    from kubetrail.policy.tune import tune as propose
+    from kubetrail.policy.volume import Sample
+
+    loaded = _load(policy_file, kube_version)
+    limit = parse_budget(budget) if budget else None
+    report = ReadReport()
+    events, sample = [], Sample()
+    for event, size in _events(samples, report):
+        events.append(event)
+        sample.add(event, size)
+    click.echo(report.summary(), err=True)
+    if not events:
+        raise InputError(f"no audit events in {', '.join(samples)}")
+    text = read_policy_bytes(policy_file).decode("utf-8", errors="replace")
+    proposal = propose(
+        loaded, text, load_techniques(), events, seconds=sample.seconds(), budget=limit
+    )
+    for step in proposal.steps:
+        mark = click.style("+", fg="green") if step.accepted else click.style("-", dim=True)
+        saved = f"saves {_human(proposal.per_day(step.saved_bytes))}/day" if step.accepted else ""
+        click.echo(f"{mark} {step.candidate.name:<20} {saved or step.reason}", err=True)
+    click.echo(
+        f"volume: {_human(proposal.per_day(proposal.before_bytes))}/day -> "
+        f"{_human(proposal.per_day(proposal.after_bytes))}/day; coverage "
+        f"{proposal.before_percent:.0f}% -> {proposal.after_percent:.0f}%",
+        err=True,
+    )
+    if limit is not None and proposal.per_day(proposal.after_bytes) > limit:
+        click.echo(
+            f"note: still above the budget of {budget}: no further cut is safe for detection",
+            err=True,
+        )
+    if output:
+        with open(output, "w", encoding="utf-8") as fh:
+            fh.write(proposal.text)
+    else:
+        click.echo(proposal.text, nl=False)
+    return 0
