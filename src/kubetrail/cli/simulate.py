@@ -99,7 +99,6 @@ def simulate(
     from kubetrail.errors import InputError
     from kubetrail.ingest.read import ReadReport
     from kubetrail.policy.evaluate import Evaluator
-    from kubetrail.policy.resolve import from_event
     from kubetrail.policy.simulate import Simulator, legacy_line
 
     loaded = _load(policy_file, kube_version)
@@ -112,7 +111,7 @@ def simulate(
         for event, size in _events(inputs, report):
             events_in += 1
             bytes_in += size
-            outcome = simulator.simulate(event, from_event(event))
+            outcome = simulator.simulate(event)
             if outcome.line is None:
                 continue
             line = legacy_line(outcome.line) if fmt == "legacy" else outcome.line

@@ -13,7 +13,7 @@ from kubetrail.model.event import Event
 from kubetrail.model.policy import Policy
 from kubetrail.policy.coverage import STATUS_ORDER, Coverage, VariantResult, coverage
 from kubetrail.policy.evaluate import Evaluator
-from kubetrail.policy.resolve import from_event
+from kubetrail.policy.resolve import RequestInfoCache, from_event
 from kubetrail.policy.simulate import Simulator
 
 
@@ -122,9 +122,10 @@ def diff(
     old_bytes_by: Counter[tuple[str, str, str, str, str]] = Counter()
     new_bytes_by: Counter[tuple[str, str, str, str, str]] = Counter()
     events = changed = old_bytes = new_bytes = 0
+    requests = RequestInfoCache()
     for event in sample:
         events += 1
-        attrs = from_event(event)
+        attrs = from_event(event, requests)
         before, after = old_sim.simulate(event, attrs), new_sim.simulate(event, attrs)
         ob = len(before.line) + 1 if before.line is not None else 0
         nb = len(after.line) + 1 if after.line is not None else 0

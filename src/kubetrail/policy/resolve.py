@@ -101,13 +101,40 @@ def method_for_verb(verb: str) -> str:
     return _METHOD_FOR_VERB.get(verb, verb.upper())
 
 
-def from_event(event: Event) -> RequestAttributes:
-    """The attributes the policy saw when kube-apiserver recorded ``event``."""
+class RequestInfoCache:
+    """A bounded memo of :func:`resolve_request` for one run (URIs repeat in real traffic:
+    the same lease, node status and watch paths again and again). Cleared when full."""
+
+    def __init__(self, size: int = 1 << 16) -> None:
+        self._size = size
+        self._cache: dict[tuple[str, str], RequestInfo] = {}
+
+    def resolve(self, method: str, uri: str) -> RequestInfo:
+        key = (method, uri)
+        info = self._cache.get(key)
+        if info is None:
+            info = resolve_request(method, uri)
+            if len(self._cache) >= self._size:
+                self._cache.clear()
+            self._cache[key] = info
+        return info
+
+
+def from_event(event: Event, cache: RequestInfoCache | None = None) -> RequestAttributes:
+    """The attributes the policy saw when kube-apiserver recorded ``event``.
+
+    ``cache`` (optional) memoises URI resolution across many events.
+    """
     # ``user: {}`` is what kube-apiserver writes for a request without a user object.
     user = None if event.user.is_empty() else event.user.username
     groups = () if user is None else tuple(event.user.groups)
     if event.request_uri:
-        info = resolve_request(method_for_verb(event.verb), event.request_uri)
+        method = method_for_verb(event.verb)
+        info = (
+            resolve_request(method, event.request_uri)
+            if cache is None
+            else cache.resolve(method, event.request_uri)
+        )
         if event.verb and event.verb != info.verb:
             # The recorded verb is the policy's verb: audit.NewEventFromRequest copies it from
             # the same attributes. Real events always agree with the URI; edited ones may not.

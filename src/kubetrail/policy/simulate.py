@@ -32,7 +32,7 @@ from kubetrail.model.attributes import RequestAttributes
 from kubetrail.model.event import Event, ObjectReference, UserInfo
 from kubetrail.model.policy import Level
 from kubetrail.policy.evaluate import Decision, Evaluator
-from kubetrail.policy.resolve import from_event
+from kubetrail.policy.resolve import RequestInfoCache, from_event
 
 
 class _Status(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -85,6 +85,8 @@ _LINE_SEPARATORS: Final = (("\u2028".encode(), b"\\u2028"), ("\u2029".encode(), 
 # msgspec writes \b and \f; Go writes \u0008 and \u000c. Only an unescaped backslash starts an
 # escape, so match an even run of backslashes before it.
 _SHORT_ESCAPES: Final = re.compile(rb"(?<!\\)((?:\\\\)*)\\([bf])")
+# Anything go_escape may change; most lines have none of it (one C-level scan decides).
+_NEEDS_ESCAPE: Final = re.compile(rb"[<>&]|\xe2\x80[\xa8\xa9]|\\[bf]")
 
 
 def go_escape(line: bytes) -> bytes:
@@ -93,6 +95,8 @@ def go_escape(line: bytes) -> bytes:
     ``<``, ``>`` and ``&`` can only occur inside JSON strings, so replacing them across the
     whole line is exact; the same holds for U+2028/U+2029.
     """
+    if _NEEDS_ESCAPE.search(line) is None:
+        return line
     for raw, escaped in _HTML:
         if raw in line:
             line = line.replace(raw, escaped)
@@ -208,10 +212,11 @@ class Simulator:
 
     def __init__(self, evaluator: Evaluator) -> None:
         self.evaluator = evaluator
+        self.requests = RequestInfoCache()
 
     def simulate(self, event: Event, attrs: RequestAttributes | None = None) -> Outcome:
         """The outcome for one event (``attrs``: its resolved attributes, if already known)."""
-        attrs = from_event(event) if attrs is None else attrs
+        attrs = from_event(event, self.requests) if attrs is None else attrs
         decision = self.evaluator.evaluate(attrs)
         level = decision.level
         if level is Level.NONE or event.stage in decision.omit_stages:

@@ -31,7 +31,6 @@ from kubetrail.model.policy import GroupResources, Policy, PolicyRule
 from kubetrail.policy.coverage import Coverage, coverage
 from kubetrail.policy.evaluate import Evaluator
 from kubetrail.policy.load import LoadedPolicy
-from kubetrail.policy.resolve import from_event
 from kubetrail.policy.simulate import Simulator
 
 DAY: Final = 86400.0
@@ -160,7 +159,7 @@ def _bytes(policy: Policy, events: Sequence[Event]) -> int:
     sim = Simulator(Evaluator(policy))
     total = 0
     for event in events:
-        line = sim.simulate(event, from_event(event)).line
+        line = sim.simulate(event).line
         if line is not None:
             total += len(line) + 1
     return total

@@ -19,7 +19,7 @@ import msgspec
 from kubetrail.model.event import Event
 from kubetrail.policy.evaluate import Evaluator
 from kubetrail.policy.load import LoadedPolicy
-from kubetrail.policy.resolve import from_event
+from kubetrail.policy.resolve import RequestInfoCache, from_event
 from kubetrail.policy.simulate import Simulator
 
 MIB: Final = 1024 * 1024
@@ -177,9 +177,10 @@ def measure(
     rotation = rotation or Rotation()
     volumes = [PolicyVolume(p) for p in policies]
     sample = Sample()
+    requests = RequestInfoCache()
     for event, size in events:
         sample.add(event, size)
-        attrs = from_event(event)
+        attrs = from_event(event, requests)
         resource = _resource(attrs.resource, attrs.subresource, attrs.path, attrs.resource_request)
         for volume in volumes:
             outcome = volume.simulator.simulate(event, attrs)
