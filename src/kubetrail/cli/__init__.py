@@ -17,6 +17,7 @@ from kubetrail.cli.coverage import coverage
 from kubetrail.cli.diff import diff_command, tune
 from kubetrail.cli.lint import lint
 from kubetrail.cli.policy import policy
+from kubetrail.cli.sample import sample
 from kubetrail.cli.simulate import simulate, volume
 from kubetrail.errors import KubetrailError
 
@@ -50,6 +51,7 @@ policy.add_command(volume)
 policy.add_command(diff_command)
 policy.add_command(tune)
 cli.add_command(policy)
+cli.add_command(sample)
 
 
 def main(argv: list[str] | None = None) -> int:

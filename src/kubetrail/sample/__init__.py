@@ -1,0 +1,1 @@
+"""Sample audit traffic for users who have no capture yet (``kubetrail sample generate``)."""
