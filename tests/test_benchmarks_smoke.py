@@ -109,3 +109,18 @@ def test_bench_lint_coverage_quick(corpus: Path) -> None:
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "lint + coverage" in proc.stdout
+
+
+@pytest.mark.slow
+def test_bench_simulate_quick(corpus: Path) -> None:
+    """simulate, volume and the DuckDB baseline run end to end on generated traffic."""
+    proc = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "bench_simulate.py"), "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "simulate, in process" in proc.stdout
+    assert "duckdb read_json" in proc.stdout
