@@ -85,8 +85,6 @@ _LINE_SEPARATORS: Final = (("\u2028".encode(), b"\\u2028"), ("\u2029".encode(), 
 # msgspec writes \b and \f; Go writes \u0008 and \u000c. Only an unescaped backslash starts an
 # escape, so match an even run of backslashes before it.
 _SHORT_ESCAPES: Final = re.compile(rb"(?<!\\)((?:\\\\)*)\\([bf])")
-# Anything go_escape may change; most lines have none of it (one C-level scan decides).
-_NEEDS_ESCAPE: Final = re.compile(rb"[<>&]|\xe2\x80[\xa8\xa9]|\\[bf]")
 
 
 def go_escape(line: bytes) -> bytes:
@@ -95,15 +93,16 @@ def go_escape(line: bytes) -> bytes:
     ``<``, ``>`` and ``&`` can only occur inside JSON strings, so replacing them across the
     whole line is exact; the same holds for U+2028/U+2029.
     """
-    if _NEEDS_ESCAPE.search(line) is None:
-        return line
+    # Substring tests run at memchr speed (a regex alternation costs ~20 ns per byte); the
+    # cheapest test goes first: isascii() rules out U+2028/U+2029, one backslash test
+    # guards the two-byte searches.
     for raw, escaped in _HTML:
         if raw in line:
             line = line.replace(raw, escaped)
-    if b"\xe2\x80" in line:
+    if not line.isascii():
         for raw, escaped in _LINE_SEPARATORS:
             line = line.replace(raw, escaped)
-    if b"\\b" in line or b"\\f" in line:
+    if b"\\" in line and (b"\\b" in line or b"\\f" in line):
         line = _SHORT_ESCAPES.sub(
             lambda m: m.group(1) + (b"\\u0008" if m.group(2) == b"b" else b"\\u000c"), line
         )
