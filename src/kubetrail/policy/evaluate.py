@@ -17,7 +17,7 @@ First matching rule wins; no match means level ``None`` with the policy-wide ``o
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Final
 
 import msgspec
@@ -372,13 +372,3 @@ class Evaluator:
                 self._cache.clear()
             self._cache[key] = decision
         return decision
-
-    def evaluate_many(self, attrs: Iterable[RequestAttributes]) -> Iterator[Decision]:
-        """Decisions for many requests, in order."""
-        evaluate = self.evaluate
-        for a in attrs:
-            yield evaluate(a)
-
-    def match_all(self, attrs: RequestAttributes) -> Sequence[int]:
-        """Indexes of *every* rule that matches (the first one wins); for explanations."""
-        return [i for i, rule in enumerate(self._rules) if rule.matches(attrs)]

@@ -22,7 +22,6 @@ for Request), the output keeps what exists and the event is counted as ``lacking
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
 from typing import Final
 
 import msgspec
@@ -226,12 +225,6 @@ class Simulator:
     def simulate_raw(self, data: bytes) -> Outcome:
         """Decode one recorded event (raises msgspec.DecodeError on bad input) and simulate."""
         return self.simulate(_decoder.decode(data))
-
-
-def simulate_lines(simulator: Simulator, lines: Iterable[bytes]) -> Iterator[Outcome]:
-    """Outcomes for recorded event lines, in order (bad lines raise; see the CLI for counting)."""
-    for data in lines:
-        yield simulator.simulate_raw(data)
 
 
 def _rfc3339nano(timestamp: str | None) -> str:

@@ -18,7 +18,7 @@ import msgspec
 
 from kubetrail.catalog.discovery import Discovery
 from kubetrail.model.diagnostic import Location, Severity
-from kubetrail.model.policy import Policy, PolicyRule
+from kubetrail.model.policy import Policy
 from kubetrail.policy.evaluate import Evaluator
 from kubetrail.policy.load import DecodedPolicy
 from kubetrail.policy.validate import KubeVersion
@@ -146,9 +146,3 @@ class LintRule:
         """The full text shown by ``kubetrail policy lint --explain CODE``."""
         head = f"{cls.code} ({cls.name}) — default severity: {cls.severity.value}"
         return head + "\n\n" + (inspect.getdoc(cls) or "")
-
-
-def rule_levels_at_least(rule: PolicyRule, order: int) -> bool:
-    """True if the rule's level logs at least the level of ordinal ``order`` (helpers.go)."""
-    levels = {"None": 0, "Metadata": 1, "Request": 2, "RequestResponse": 3}
-    return levels.get(rule.level, 0) >= order
