@@ -9,7 +9,7 @@ import click
 from kubetrail.cli.policy import echo_diagnostic, kube_version_option, parse_version
 
 if TYPE_CHECKING:
-    from kubetrail.policy.coverage import Coverage, TechniqueResult, VariantResult
+    from kubetrail.policy.coverage import Coverage, TechniqueResult
     from kubetrail.policy.load import LoadedPolicy
 
 STATUS_COLOR = {"missed": "red", "partial": "yellow", "unsafe": "magenta", "covered": "green"}
@@ -111,15 +111,6 @@ def coverage(
     return 0
 
 
-def _request(v: VariantResult) -> str:
-    a = v.attributes
-    if not a.resource_request:
-        return f"{a.verb} {a.path}"
-    res = a.resource + (f"/{a.subresource}" if a.subresource else "")
-    group = f"{a.api_group}/" if a.api_group else ""
-    return f"{a.verb} {group}{res}"
-
-
 def _gap(t: TechniqueResult, loaded: LoadedPolicy) -> str:
     gaps = t.gaps
     if t.status == "unsafe":
@@ -138,7 +129,7 @@ def _gap(t: TechniqueResult, loaded: LoadedPolicy) -> str:
         elif v.needed != t.technique.min_level:
             why += f", needs {v.needed.value}"
     more = f" (+{len(gaps) - 1} more)" if len(gaps) > 1 else ""
-    return f"{_request(v)} as {v.caller}: {why}{more}"
+    return f"{v.attributes.describe()} as {v.caller}: {why}{more}"
 
 
 def _text(result: Coverage, loaded: LoadedPolicy) -> None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import click
 
-from kubetrail.cli.policy import kube_version_option
-from kubetrail.cli.simulate import _events, _human, _load
+from kubetrail.cli.policy import kube_version_option, load_or_report
+from kubetrail.cli.simulate import _events
+from kubetrail.text import human_bytes
 
 
 @click.command(name="diff")
@@ -41,7 +42,7 @@ def diff_command(
     from kubetrail.ingest.read import ReadReport
     from kubetrail.policy.diff import diff
 
-    old, new = _load(old_file, kube_version), _load(new_file, kube_version)
+    old, new = load_or_report(old_file, kube_version), load_or_report(new_file, kube_version)
     report = ReadReport()
     events = (event for event, _ in _events(samples, report)) if samples else iter(())
     result = diff(old.policy, new.policy, load_techniques(), events)
@@ -81,12 +82,12 @@ def diff_command(
         share = f" ({delta / result.old_bytes:+.0%})" if result.old_bytes else ""
         click.echo(
             f"\nsample: {result.sample_events:,} events, {result.sample_changed:,} change level; "
-            f"bytes {_human(result.old_bytes)} -> {_human(result.new_bytes)}{share}"
+            f"bytes {human_bytes(result.old_bytes)} -> {human_bytes(result.new_bytes)}{share}"
         )
         for c in result.sample[:15]:
             click.echo(
                 f"  {c.old_level:>15} -> {c.new_level:<15} {c.events:>8,}  {c.verb} {c.resource}"
-                f"  by {c.user}  ({_human(c.old_bytes)} -> {_human(c.new_bytes)})"
+                f"  by {c.user}  ({human_bytes(c.old_bytes)} -> {human_bytes(c.new_bytes)})"
             )
     return 0
 
@@ -132,7 +133,7 @@ def tune(
     from kubetrail.policy.tune import tune as propose
     from kubetrail.policy.volume import Sample
 
-    loaded = _load(policy_file, kube_version)
+    loaded = load_or_report(policy_file, kube_version)
     limit = parse_budget(budget) if budget else None
     report = ReadReport()
     events, sample = [], Sample()
@@ -148,11 +149,13 @@ def tune(
     )
     for step in proposal.steps:
         mark = click.style("+", fg="green") if step.accepted else click.style("-", dim=True)
-        saved = f"saves {_human(proposal.per_day(step.saved_bytes))}/day" if step.accepted else ""
+        saved = (
+            f"saves {human_bytes(proposal.per_day(step.saved_bytes))}/day" if step.accepted else ""
+        )
         click.echo(f"{mark} {step.candidate.name:<20} {saved or step.reason}", err=True)
     click.echo(
-        f"volume: {_human(proposal.per_day(proposal.before_bytes))}/day -> "
-        f"{_human(proposal.per_day(proposal.after_bytes))}/day; coverage "
+        f"volume: {human_bytes(proposal.per_day(proposal.before_bytes))}/day -> "
+        f"{human_bytes(proposal.per_day(proposal.after_bytes))}/day; coverage "
         f"{proposal.before_percent:.0f}% -> {proposal.after_percent:.0f}%",
         err=True,
     )

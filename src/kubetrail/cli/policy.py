@@ -47,7 +47,7 @@ def echo_diagnostic(diag: Diagnostic) -> None:
     click.echo(f"{loc}: {sev}: {diag.message}{hint}", err=True)
 
 
-def _load(path: str, kube_version: str | None) -> LoadedPolicy:
+def load_or_report(path: str, kube_version: str | None) -> LoadedPolicy:
     """Load a policy for eval/explain; on failure show every diagnostic, then fail."""
     from kubetrail.errors import PolicyError
     from kubetrail.policy.load import load_policy
@@ -187,7 +187,7 @@ def eval_(policy_file: str, input_file: IO[bytes], kube_version: str | None) -> 
     from kubetrail.policy.evallines import eval_lines
     from kubetrail.policy.evaluate import Evaluator
 
-    evaluator = Evaluator(_load(policy_file, kube_version).policy)
+    evaluator = Evaluator(load_or_report(policy_file, kube_version).policy)
     out = sys.stdout.buffer
     write = out.write
     for line in eval_lines(evaluator, input_file):
@@ -290,7 +290,7 @@ def explain(
         resource_request,
     )
     assert isinstance(attrs, RequestAttributes)
-    loaded = _load(policy_file, kube_version)
+    loaded = load_or_report(policy_file, kube_version)
     result = build(loaded, attrs)
     if fmt == "json":
         click.echo(msgspec.json.encode(_explanation_json(result)).decode())
@@ -335,9 +335,10 @@ def _render_explanation(source: str, ex: Explanation) -> None:
     rows = [("user", user + (f"  groups: {', '.join(a.groups)}" if a.groups else ""))]
     rows.append(("verb", a.verb or '""'))
     if a.resource_request:
-        res = a.resource + (f"/{a.subresource}" if a.subresource else "")
         group = a.api_group or "core"
-        rows.append(("resource", f"{res}  (group {group}, version {a.api_version or '?'})"))
+        rows.append(
+            ("resource", f"{a.resource_path}  (group {group}, version {a.api_version or '?'})")
+        )
         rows.append(("namespace", a.namespace or '"" (cluster-scoped or all namespaces)'))
         rows.append(("name", a.name or '"" (none at policy time)'))
     else:

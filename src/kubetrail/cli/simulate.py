@@ -9,24 +9,12 @@ from typing import IO, TYPE_CHECKING
 
 import click
 
-from kubetrail.cli.policy import echo_diagnostic, kube_version_option, parse_version
+from kubetrail.cli.policy import kube_version_option, load_or_report
+from kubetrail.text import human_bytes
 
 if TYPE_CHECKING:
     from kubetrail.ingest.read import ReadReport
     from kubetrail.model.event import Event
-    from kubetrail.policy.load import LoadedPolicy
-
-
-def _load(path: str, kube_version: str | None) -> LoadedPolicy:
-    from kubetrail.errors import PolicyError
-    from kubetrail.policy.load import load_policy
-
-    try:
-        return load_policy(path, kube_version=parse_version(kube_version))
-    except PolicyError as exc:
-        for diag in exc.diagnostics:
-            echo_diagnostic(diag)
-        raise
 
 
 def _events(paths: tuple[str, ...], report: ReadReport) -> Iterator[tuple[Event, int]]:
@@ -44,14 +32,6 @@ def _events(paths: tuple[str, ...], report: ReadReport) -> Iterator[tuple[Event,
             report.bad_line(line, str(exc))
             continue
         yield event, len(line.data) + 1
-
-
-def _human(n: float) -> str:
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if abs(n) < 1000 or unit == "TB":
-            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} TB"
 
 
 def _open_output(path: str | None) -> IO[bytes]:
@@ -101,7 +81,7 @@ def simulate(
     from kubetrail.policy.evaluate import Evaluator
     from kubetrail.policy.simulate import Simulator, legacy_line
 
-    loaded = _load(policy_file, kube_version)
+    loaded = load_or_report(policy_file, kube_version)
     simulator = Simulator(Evaluator(loaded.policy))
     report = ReadReport()
     rules = [[0, 0] for _ in loaded.policy.rules]
@@ -132,8 +112,8 @@ def simulate(
         raise InputError(f"no audit events in {', '.join(inputs)}")
     share = f" ({bytes_out / bytes_in:.1%} of the bytes)" if bytes_in else ""
     click.echo(
-        f"in: {events_in:,} events, {_human(bytes_in)}; out: {events_out:,} events, "
-        f"{_human(bytes_out)}{share}",
+        f"in: {events_in:,} events, {human_bytes(bytes_in)}; out: {events_out:,} events, "
+        f"{human_bytes(bytes_out)}{share}",
         err=True,
     )
     for i, (hits, size) in enumerate(rules):
@@ -141,7 +121,9 @@ def simulate(
             line_no = loaded.rule_line(i)
             where = f" (line {line_no})" if line_no else ""
             level = loaded.policy.rules[i].level
-            click.echo(f"  rules[{i}]{where} {level}: {hits:,} events, {_human(size)}", err=True)
+            click.echo(
+                f"  rules[{i}]{where} {level}: {hits:,} events, {human_bytes(size)}", err=True
+            )
     if lacking:
         click.echo(
             f"note: {lacking:,} events lack a body the policy would log (recorded at a lower "
@@ -199,7 +181,7 @@ def volume(
     from kubetrail.ingest.read import ReadReport
     from kubetrail.policy.volume import Rotation, measure
 
-    loaded = [_load(p, kube_version) for p in policies]
+    loaded = [load_or_report(p, kube_version) for p in policies]
     report = ReadReport()
     result = measure(
         loaded,
@@ -213,13 +195,15 @@ def volume(
         return 0
     click.echo(report.summary(), err=True)
     s = result.sample
-    header = f"sample: {s.events:,} events, {_human(s.bytes)}, {s.seconds / 3600:.2f} h of traffic"
+    header = (
+        f"sample: {s.events:,} events, {human_bytes(s.bytes)}, {s.seconds / 3600:.2f} h of traffic"
+    )
     ps = result.policies
     rows: list[tuple[str, list[str]]] = [
         ("events", [f"{p.events:,}" for p in ps]),
-        ("bytes", [_human(p.bytes) for p in ps]),
-        ("gzip", [_human(p.gzip_bytes) for p in ps]),
-        ("per day", [_human(p.bytes_per_day) for p in ps]),
+        ("bytes", [human_bytes(p.bytes) for p in ps]),
+        ("gzip", [human_bytes(p.gzip_bytes) for p in ps]),
+        ("per day", [human_bytes(p.bytes_per_day) for p in ps]),
         (
             f"history kept ({maxsize} MB x {maxbackup + 1})",
             ["unlimited" if p.hours_kept is None else f"{p.hours_kept:,.1f} h" for p in ps],
@@ -246,10 +230,10 @@ def volume(
                 where = f" line {r.line}" if r.line else ""
                 click.echo(
                     f"  rules[{r.index}]{where:<10} {r.level:<16} {r.events:>9,} events "
-                    f"{_human(r.bytes):>10} {r.bytes / total:>6.1%}"
+                    f"{human_bytes(r.bytes):>10} {r.bytes / total:>6.1%}"
                 )
         for name in ("users", "resources"):
-            items = ", ".join(f"{t.name} {_human(t.bytes)}" for t in p.top[name][:3])
+            items = ", ".join(f"{t.name} {human_bytes(t.bytes)}" for t in p.top[name][:3])
             click.echo(f"  top {name}: {items}")
         if p.lacking:
             click.echo(f"  note: {p.lacking:,} events lack a body this policy would log")

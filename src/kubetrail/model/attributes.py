@@ -35,6 +35,18 @@ class RequestAttributes(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     path: str = ""
     resource_request: bool = False
 
+    @property
+    def resource_path(self) -> str:
+        """``pods`` or ``pods/exec``: the resource as policy rules name it."""
+        return f"{self.resource}/{self.subresource}" if self.subresource else self.resource
+
+    def describe(self) -> str:
+        """``list secrets``, ``get apps/deployments/scale`` or ``get /healthz``, for people."""
+        if not self.resource_request:
+            return f"{self.verb} {self.path}"
+        group = f"{self.api_group}/" if self.api_group else ""
+        return f"{self.verb} {group}{self.resource_path}"
+
     def to_wire(self) -> dict[str, object]:
         """The stable JSON shape used by ``policy eval`` (``request`` key of an output line)."""
         return {

@@ -29,7 +29,7 @@ from kubetrail.catalog.techniques import Catalogue, Identity, Technique, Variant
 from kubetrail.model.attributes import RequestAttributes
 from kubetrail.model.policy import Level, Policy, Stage
 from kubetrail.policy.evaluate import Decision, Evaluator
-from kubetrail.policy.explain import LONG_RUNNING_SUBRESOURCES, LONG_RUNNING_VERBS
+from kubetrail.policy.explain import is_long_running
 
 Status = Literal["covered", "partial", "missed", "unsafe"]
 STATUS_ORDER: Final[dict[str, int]] = {"missed": 0, "partial": 1, "unsafe": 2, "covered": 3}
@@ -123,9 +123,7 @@ def outcome_logged(decision: Decision, attrs: RequestAttributes) -> bool:
     if decision.level is Level.NONE:
         return False
     stages = {Stage.RESPONSE_COMPLETE}
-    if attrs.resource_request and (
-        attrs.verb in LONG_RUNNING_VERBS or attrs.subresource in LONG_RUNNING_SUBRESOURCES
-    ):
+    if attrs.resource_request and is_long_running(attrs.verb, attrs.subresource):
         stages.add(Stage.RESPONSE_STARTED)
     return not stages <= decision.omit_stages
 

@@ -11,7 +11,7 @@ import msgspec
 from kubetrail.catalog.techniques import Catalogue
 from kubetrail.model.event import Event
 from kubetrail.model.policy import Policy
-from kubetrail.policy.coverage import STATUS_ORDER, Coverage, VariantResult, coverage
+from kubetrail.policy.coverage import STATUS_ORDER, Coverage, coverage
 from kubetrail.policy.evaluate import Evaluator
 from kubetrail.policy.resolve import RequestInfoCache, from_event
 from kubetrail.policy.simulate import Simulator
@@ -69,21 +69,13 @@ class Diff(msgspec.Struct, frozen=True):
     sample: tuple[SampleChange, ...] = ()  # most events first
 
 
-def request_label(v: VariantResult) -> str:
-    a = v.attributes
-    if not a.resource_request:
-        return f"{a.verb} {a.path}"
-    group = f"{a.api_group}/" if a.api_group else ""
-    return f"{a.verb} {group}{a.resource}" + (f"/{a.subresource}" if a.subresource else "")
-
-
 def _technique_changes(old: Coverage, new: Coverage) -> list[TechniqueChange]:
     changes = []
     for before, after in zip(old.techniques, new.techniques, strict=True):
         variants = tuple(
             VariantChange(
                 technique=before.technique.id,
-                request=request_label(a),
+                request=a.attributes.describe(),
                 caller=a.caller,
                 old_level=b.decision.level.value,
                 new_level=a.decision.level.value,
@@ -134,11 +126,7 @@ def diff(
         if before.decision.level is after.decision.level:
             continue
         changed += 1
-        resource = (
-            attrs.resource + (f"/{attrs.subresource}" if attrs.subresource else "")
-            if attrs.resource_request
-            else attrs.path
-        )
+        resource = attrs.resource_path if attrs.resource_request else attrs.path
         key = (
             before.decision.level.value,
             after.decision.level.value,

@@ -32,6 +32,11 @@ LONG_RUNNING_SUBRESOURCES: Final = frozenset({"attach", "exec", "proxy", "log", 
 _BODY_VERBS: Final = frozenset({"create", "update", "patch", "delete", "deletecollection"})
 
 
+def is_long_running(verb: str, subresource: str) -> bool:
+    """kube-apiserver's long-running check: these requests also write ResponseStarted."""
+    return verb in LONG_RUNNING_VERBS or subresource in LONG_RUNNING_SUBRESOURCES
+
+
 class RuleVerdict(msgspec.Struct, frozen=True):
     """One rule's verdict: ``matched``, and why (or why not)."""
 
@@ -149,9 +154,7 @@ def written_stages(decision: Decision, a: RequestAttributes) -> tuple[Stage, ...
     """The stages kube-apiserver writes for a request that completes normally."""
     if decision.level is Level.NONE:
         return ()
-    long_running = a.resource_request and (
-        a.verb in LONG_RUNNING_VERBS or a.subresource in LONG_RUNNING_SUBRESOURCES
-    )
+    long_running = a.resource_request and is_long_running(a.verb, a.subresource)
     stages = [Stage.REQUEST_RECEIVED]
     if long_running:
         stages.append(Stage.RESPONSE_STARTED)

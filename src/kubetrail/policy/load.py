@@ -27,8 +27,14 @@ import msgspec
 from kubetrail.errors import InputError, PolicyError
 from kubetrail.model.diagnostic import Diagnostic, Location, Severity
 from kubetrail.model.policy import Policy
-from kubetrail.policy.validate import LATEST, KubeVersion, aggregate, validate_policy
-from kubetrail.policy.yamlio import Position, YamlDocument, read_yaml
+from kubetrail.policy.validate import (
+    LATEST,
+    KubeVersion,
+    aggregate,
+    field_path,
+    validate_policy,
+)
+from kubetrail.policy.yamlio import YamlDocument, read_yaml
 
 Path = tuple[str | int, ...]
 
@@ -107,13 +113,6 @@ def _json_type(value: object) -> str:
     return "object"
 
 
-def _field(path: Path) -> str:
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
 class _Reader:
     """One pass over the decoded YAML: strictness warnings, type errors, a clean value."""
 
@@ -128,14 +127,8 @@ class _Reader:
 
     def location(self, path: Path, *, key: bool = False) -> Location:
         """Where ``path`` is: its value node (or its key), else the nearest ancestor's."""
-        table = self.doc.keys if key else self.doc.values
-        probe = path
-        while True:
-            pos: Position | None = table.get(probe) or self.doc.keys.get(probe)
-            if pos is not None or not probe:
-                break
-            probe = probe[:-1]
-        field = _field(path) or None
+        pos = self.doc.nearest(path, key=key)
+        field = field_path(path) or None
         if pos is None:
             return Location(path=self.source, field=field)
         return Location(path=self.source, line=pos.line, column=pos.column, field=field)
@@ -145,7 +138,7 @@ class _Reader:
             Diagnostic(
                 severity=Severity.ERROR,
                 message=(
-                    f"failed decoding: {_field(path)}: cannot decode a JSON "
+                    f"failed decoding: {field_path(path)}: cannot decode a JSON "
                     f"{_json_type(value)} into a {expected}"
                 ),
                 location=self.location(path),
@@ -154,7 +147,7 @@ class _Reader:
         )
 
     def _unknown(self, path: Path, key: str, known: Mapping[str, str]) -> None:
-        field = _field((*path, key))
+        field = field_path((*path, key))
         lowered = {k.lower(): k for k in known}
         guess = lowered.get(key.lower()) or next(
             iter(difflib.get_close_matches(key, list(known), n=1, cutoff=0.6)), None
@@ -234,7 +227,7 @@ class _Reader:
         for dup in self.doc.duplicates:
             last = dup.positions[-1]
             first = dup.positions[0]
-            field = _field((*dup.path, dup.key))
+            field = field_path((*dup.path, dup.key))
             self.warnings.append(
                 Diagnostic(
                     severity=Severity.WARNING,

@@ -32,6 +32,7 @@ from kubetrail.policy.coverage import Coverage, coverage
 from kubetrail.policy.evaluate import Evaluator
 from kubetrail.policy.load import LoadedPolicy
 from kubetrail.policy.simulate import Simulator
+from kubetrail.text import human_bytes
 
 DAY: Final = 86400.0
 
@@ -149,9 +150,7 @@ def _regressions(before: Coverage, after: Coverage) -> list[str]:
     for b, a in zip(before.techniques, after.techniques, strict=True):
         for vb, va in zip(b.variants, a.variants, strict=True):
             if vb.sufficient and not va.sufficient:
-                req = va.attributes
-                what = req.resource + (f"/{req.subresource}" if req.subresource else "")
-                lost.append(f"{b.technique.id}: {req.verb} {what or req.path} by {va.caller}")
+                lost.append(f"{b.technique.id}: {va.attributes.describe()} by {va.caller}")
     return lost
 
 
@@ -274,7 +273,7 @@ def render(loaded: LoadedPolicy, text: str, proposal: Proposal) -> str:
     for step in accepted:
         if step.candidate.rule is None:
             continue
-        saved = _human(proposal.per_day(step.saved_bytes))
+        saved = human_bytes(proposal.per_day(step.saved_bytes))
         insert.append(f"{indent}# kubetrail tune: {step.candidate.why}; saves {saved}/day")
         insert += _rule_yaml(step.candidate.rule, indent)
     # Right after "rules:", so the first rule keeps the comments above it.
@@ -282,7 +281,7 @@ def render(loaded: LoadedPolicy, text: str, proposal: Proposal) -> str:
     top: list[str] = []
     for step in accepted:
         c = step.candidate
-        saved = _human(proposal.per_day(step.saved_bytes))
+        saved = human_bytes(proposal.per_day(step.saved_bytes))
         note = f"# kubetrail tune: {c.why}; saves {saved}/day"
         if c.omit_request_received:
             top += [note, "omitStages: [RequestReceived]"]
@@ -291,11 +290,3 @@ def render(loaded: LoadedPolicy, text: str, proposal: Proposal) -> str:
     at = rules_key.line - 1
     out = out[:at] + top + out[at:]
     return "\n".join(out) + "\n"
-
-
-def _human(n: float) -> str:
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if n < 1000 or unit == "TB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} TB"

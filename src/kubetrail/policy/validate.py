@@ -83,7 +83,7 @@ class FieldError(msgspec.Struct, frozen=True):
     at: Path
 
 
-def _field(path: Path) -> str:
+def field_path(path: Path) -> str:
     """``("rules", 3, "level")`` → ``rules[3].level`` (field.Path.String)."""
     out = ""
     for part in path:
@@ -96,7 +96,7 @@ def _field(path: Path) -> str:
 
 def _invalid(path: Path, value: str | list[str], detail: str, at: Path | None = None) -> FieldError:
     shown = quote(value) if isinstance(value, str) else marshal(value)
-    field = _field(path)
+    field = field_path(path)
     return FieldError(field, f"{field}: Invalid value: {shown}: {detail}", at or path)
 
 
@@ -126,13 +126,15 @@ def _rule(rule: PolicyRule, path: Path, version: KubeVersion) -> list[FieldError
     # validateLevel
     level_path = (*path, "level")
     if rule.level == "":
-        errors.append(FieldError(_field(level_path), f"{_field(level_path)}: Required value", path))
+        errors.append(
+            FieldError(field_path(level_path), f"{field_path(level_path)}: Required value", path)
+        )
     elif rule.level not in ALL_LEVELS:
         supported = ", ".join(quote(level) for level in ALL_LEVELS)
         errors.append(
             FieldError(
-                _field(level_path),
-                f"{_field(level_path)}: Unsupported value: {quote(rule.level)}: "
+                field_path(level_path),
+                f"{field_path(level_path)}: Unsupported value: {quote(rule.level)}: "
                 f"supported values: {supported}",
                 level_path,
             )

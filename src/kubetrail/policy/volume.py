@@ -127,12 +127,6 @@ class Sample:
         return max((end - start).total_seconds(), 0.0)
 
 
-def _resource(attrs_resource: str, sub: str, path: str, resource_request: bool) -> str:
-    if not resource_request:
-        return path or "(non-resource)"
-    return attrs_resource + (f"/{sub}" if sub else "")
-
-
 class TopEntry(msgspec.Struct):
     name: str
     bytes: int
@@ -181,7 +175,7 @@ def measure(
     for event, size in events:
         sample.add(event, size)
         attrs = from_event(event, requests)
-        resource = _resource(attrs.resource, attrs.subresource, attrs.path, attrs.resource_request)
+        resource = attrs.resource_path if attrs.resource_request else attrs.path or "(non-resource)"
         for volume in volumes:
             outcome = volume.simulator.simulate(event, attrs)
             if outcome.line is not None:

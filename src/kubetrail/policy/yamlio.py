@@ -103,6 +103,17 @@ class YamlDocument(msgspec.Struct, frozen=True):
     values: dict[Path, Position]  # position of the VALUE node
     duplicates: tuple[DuplicateKey, ...]
 
+    def nearest(self, path: Path, *, key: bool = False) -> Position | None:
+        """Where ``path`` is (its value node, or its key with ``key``), else its nearest
+        ancestor's; None only for an empty document."""
+        table = self.keys if key else self.values
+        probe = path
+        while True:
+            pos = table.get(probe) or self.keys.get(probe)
+            if pos is not None or not probe:
+                return pos
+            probe = probe[:-1]
+
 
 class _Node:
     __slots__ = ("children", "kind", "plain", "pos", "tag", "target", "value")

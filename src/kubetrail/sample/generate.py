@@ -42,6 +42,7 @@ import msgspec
 from msgspec import UNSET
 
 from kubetrail.model.event import Event, ObjectReference, ResponseStatus, UserInfo
+from kubetrail.policy.explain import is_long_running
 
 __all__ = ["ATTACK_ANNOTATION", "CAPTURE_EVENTS_PER_SECOND", "generate"]
 
@@ -203,7 +204,6 @@ _MIX: Final[tuple[_Act, ...]] = (
 # fmt: on
 
 _PER_NODE: Final = frozenset({"node", "kube-proxy", "flannel"})
-_LONG_SUBS: Final = frozenset({"exec", "attach", "portforward", "log", "proxy"})
 
 _CLUSTER_SCOPED: Final = frozenset(
     {
@@ -806,7 +806,7 @@ def generate(*, nodes: int, seconds: float, seed: int, start: datetime) -> Itera
 
     # Request rates: 3 nodes give CAPTURE_EVENTS_PER_SECOND events/s.
     def events_per_request(act: _Act) -> int:
-        return 3 if _long_running(act.verb, act.sub) else 2
+        return 3 if is_long_running(act.verb, act.sub) else 2
 
     periodic_events_3 = _CAPTURE_NODES * 2 * 2 / _PERIOD_S
     total_w = sum(a.weight for a in _MIX)
@@ -928,7 +928,7 @@ def generate(*, nodes: int, seconds: float, seed: int, start: datetime) -> Itera
                 subresource=sub,
             )
             who_mgr = who.manager
-            if verb in ("watch",) or sub in _LONG_SUBS:
+            if is_long_running(verb, sub):
                 code = 101 if sub in ("exec", "attach", "portforward") else 200
             elif verb in ("list", "deletecollection"):
                 n = 1 + rng.randrange(2 if resource == "pods" else 4)
@@ -1139,7 +1139,7 @@ def generate(*, nodes: int, seconds: float, seed: int, start: datetime) -> Itera
             status = msgspec.structs.replace(
                 status, details=msgspec.Raw(enc.encode({"name": ref.name, "kind": ref.resource}))
             )
-        if _long_running(verb, sub):
+        if is_long_running(verb, sub):
             t1 = t_us + 300 + int(rng.expovariate(1 / 2000))
             started = msgspec.structs.replace(
                 first,
@@ -1206,10 +1206,6 @@ def generate(*, nodes: int, seconds: float, seed: int, start: datetime) -> Itera
             schedule(t_us + int(_ATTACK_EVERY_S * 1_000_000), 2, index + 1, 0)
     while out and out[0][0] < end_us:
         yield heapq.heappop(out)[2]
-
-
-def _long_running(verb: str, sub: str) -> bool:
-    return verb in ("watch", "proxy") or sub in _LONG_SUBS
 
 
 _PERIODIC: Final = (

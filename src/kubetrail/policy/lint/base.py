@@ -71,13 +71,7 @@ class LintContext:
 
     def location(self, *path: str | int) -> Location:
         """Where ``path`` (e.g. ``"rules", 3, "verbs"``) is in the file, or its nearest parent."""
-        doc = self.decoded.document
-        probe = tuple(path)
-        while True:
-            pos = doc.values.get(probe) or doc.keys.get(probe)
-            if pos is not None or not probe:
-                break
-            probe = probe[:-1]
+        pos = self.decoded.document.nearest(tuple(path))
         if pos is None:
             return Location(path=self.source)
         return Location(path=self.source, line=pos.line, column=pos.column)
