@@ -16,7 +16,6 @@ from kubetrail.policy.lint.runner import lint_bytes
 from kubetrail.policy.validate import KubeVersion
 
 HEAD = "apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n"
-BASELINE = Path(__file__).parents[3] / "src/kubetrail/data/policies/baseline.yaml"
 
 
 def lint(rules: str, version: str = "1.36") -> list[Finding]:
@@ -186,36 +185,6 @@ def test_documented_example_and_fix() -> None:
     assert lint(fix) == []
 
 
-CORPUS = {
-    "eks-best-practices.yaml": 0,
-    "falco-k8saudit.yaml": 0,
-    "gce-gke-configure-helper.yaml": 0,
-    "k8s-docs-example.yaml": 0,
-    "kubespray-default.yaml": 0,
-    "openshift-allrequestbodies.yaml": 1,
-    "openshift-default.yaml": 0,
-    "openshift-writerequestbodies.yaml": 1,
-    "rke2-default.yaml": 0,
-}
-
-
-def test_corpus_is_the_one_counted(corpus: Path) -> None:
-    assert sorted(p.name for p in (corpus / "policies").glob("*.yaml")) == sorted(CORPUS)
-
-
-@pytest.mark.parametrize("version", ["1.24", "1.30", "1.36"])
-@pytest.mark.parametrize("name", CORPUS)
-def test_corpus_counts(corpus: Path, name: str, version: str) -> None:
-    path = corpus / "policies" / name
-    findings = lint_bytes(
-        path.read_bytes(),
-        source=name,
-        rules=[UnknownResource],
-        kube_version=KubeVersion.parse(version),
-    )
-    assert len(findings) == CORPUS[name], findings
-
-
 @pytest.mark.parametrize(
     "name", ["openshift-allrequestbodies.yaml", "openshift-writerequestbodies.yaml"]
 )
@@ -226,14 +195,3 @@ def test_openshift_tokenrequests(corpus: Path, name: str) -> None:
     assert (finding.rule, finding.location.line) == (2, 34)
     assert 'group "authentication.k8s.io" serves no resource "tokenrequests"' in finding.message
     assert finding.hint == 'did you mean "serviceaccounts/token" in the core group ""?'
-
-
-@pytest.mark.parametrize("version", ["1.24", "1.36"])
-def test_baseline_is_clean(version: str) -> None:
-    findings = lint_bytes(
-        BASELINE.read_bytes(),
-        source="baseline.yaml",
-        rules=[UnknownResource],
-        kube_version=KubeVersion.parse(version),
-    )
-    assert findings == []

@@ -20,7 +20,6 @@ from kubetrail.policy.load import parse_policy
 from kubetrail.policy.resolve import from_http
 
 HEAD = "apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n"
-BASELINE = Path(__file__).parents[3] / "src/kubetrail/data/policies/baseline.yaml"
 
 
 def lint(rules: str) -> list[Finding]:
@@ -151,30 +150,6 @@ def test_documented_example_and_fix() -> None:
     assert lint(fix) == []
 
 
-CORPUS = {
-    "eks-best-practices.yaml": 0,  # aws-auth: update, patch, delete all carry the name
-    "falco-k8saudit.yaml": 1,
-    "gce-gke-configure-helper.yaml": 0,
-    "k8s-docs-example.yaml": 1,
-    "kubespray-default.yaml": 0,
-    "openshift-allrequestbodies.yaml": 0,
-    "openshift-default.yaml": 0,
-    "openshift-writerequestbodies.yaml": 0,
-    "rke2-default.yaml": 0,
-}
-
-
-def test_corpus_is_the_one_counted(corpus: Path) -> None:
-    assert sorted(p.name for p in (corpus / "policies").glob("*.yaml")) == sorted(CORPUS)
-
-
-@pytest.mark.parametrize("name", CORPUS)
-def test_corpus_counts(corpus: Path, name: str) -> None:
-    path = corpus / "policies" / name
-    findings = lint_bytes(path.read_bytes(), source=name, rules=[ResourceNamesWithoutName])
-    assert len(findings) == CORPUS[name], findings
-
-
 @pytest.mark.parametrize(
     ("name", "rule", "line"), [("falco-k8saudit.yaml", 3, 34), ("k8s-docs-example.yaml", 2, 25)]
 )
@@ -185,10 +160,3 @@ def test_controller_leader(corpus: Path, name: str, rule: int, line: int) -> Non
     (finding,) = lint_bytes(path.read_bytes(), source=name, rules=[ResourceNamesWithoutName])
     assert (finding.rule, finding.location.line, finding.severity) == (rule, line, Severity.INFO)
     assert finding.message.startswith("resourceNames [controller-leader] do not match create")
-
-
-def test_baseline_is_clean() -> None:
-    findings = lint_bytes(
-        BASELINE.read_bytes(), source="baseline.yaml", rules=[ResourceNamesWithoutName]
-    )
-    assert findings == []

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import textwrap
-from pathlib import Path
 
 import pytest
 
 from kubetrail.model.diagnostic import Severity
 from kubetrail.policy.lint.base import Finding
 from kubetrail.policy.lint.rules.kt101_secret_values_logged import SecretValuesLogged
-from kubetrail.policy.lint.runner import lint_bytes, lint_file
+from kubetrail.policy.lint.runner import lint_bytes
 
 HEAD = "apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n"  # the first rule is on line 4
-BASELINE = Path(__file__).resolve().parents[3] / "src/kubetrail/data/policies/baseline.yaml"
 
 
 def lint(rules: str) -> list[Finding]:
@@ -160,29 +158,3 @@ def test_once_per_deciding_rule() -> None:
 
 def test_suppressed_inline() -> None:
     assert lint("- level: Request  # kubetrail: ignore[KT101]\n") == []
-
-
-# Checked by reading each policy: none logs secrets above Metadata. The docs example, Falco,
-# GKE, kubespray, EKS and OpenShift all put secrets in a Metadata rule before any Request rule;
-# RKE2 logs nothing.
-CORPUS: dict[str, list[tuple[int, int]]] = {
-    "eks-best-practices.yaml": [],
-    "falco-k8saudit.yaml": [],
-    "gce-gke-configure-helper.yaml": [],
-    "k8s-docs-example.yaml": [],
-    "kubespray-default.yaml": [],
-    "openshift-allrequestbodies.yaml": [],
-    "openshift-default.yaml": [],
-    "openshift-writerequestbodies.yaml": [],
-    "rke2-default.yaml": [],
-}
-
-
-@pytest.mark.parametrize(("name", "expected"), CORPUS.items(), ids=CORPUS.keys())
-def test_corpus(corpus: Path, name: str, expected: list[tuple[int, int]]) -> None:
-    findings = lint_file(str(corpus / "policies" / name), rules=[SecretValuesLogged])
-    assert [(f.rule, f.location.line) for f in findings] == expected
-
-
-def test_baseline() -> None:
-    assert lint_file(str(BASELINE), rules=[SecretValuesLogged]) == []

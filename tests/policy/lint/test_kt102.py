@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import textwrap
-from pathlib import Path
 
 import pytest
 
 from kubetrail.model.diagnostic import Severity
 from kubetrail.policy.lint.base import Finding
 from kubetrail.policy.lint.rules.kt102_token_logged import TokenLogged
-from kubetrail.policy.lint.runner import lint_bytes, lint_file
+from kubetrail.policy.lint.runner import lint_bytes
 
 HEAD = "apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n"  # the first rule is on line 4
-BASELINE = Path(__file__).resolve().parents[3] / "src/kubetrail/data/policies/baseline.yaml"
 
 
 def lint(rules: str) -> list[Finding]:
@@ -111,30 +109,3 @@ def test_only_nodes_request_tokens_in_full() -> None:
         """
     )
     assert (finding.rule, finding.location.line) == (0, 4)
-
-
-# Checked by reading each policy: GKE, kubespray, EKS and both OpenShift body profiles log
-# serviceaccounts/token and tokenreviews at Metadata first; EKS's later `Request` rule for
-# serviceaccounts/token does not log the response. The docs example and Falco log
-# serviceaccounts/token at Request (core group) and tokenreviews at Metadata (catch-all).
-CORPUS: dict[str, list[tuple[int, int]]] = {
-    "eks-best-practices.yaml": [],
-    "falco-k8saudit.yaml": [],
-    "gce-gke-configure-helper.yaml": [],
-    "k8s-docs-example.yaml": [],
-    "kubespray-default.yaml": [],
-    "openshift-allrequestbodies.yaml": [],
-    "openshift-default.yaml": [],
-    "openshift-writerequestbodies.yaml": [],
-    "rke2-default.yaml": [],
-}
-
-
-@pytest.mark.parametrize(("name", "expected"), CORPUS.items(), ids=CORPUS.keys())
-def test_corpus(corpus: Path, name: str, expected: list[tuple[int, int]]) -> None:
-    findings = lint_file(str(corpus / "policies" / name), rules=[TokenLogged])
-    assert [(f.rule, f.location.line) for f in findings] == expected
-
-
-def test_baseline() -> None:
-    assert lint_file(str(BASELINE), rules=[TokenLogged]) == []

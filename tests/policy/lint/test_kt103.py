@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import textwrap
-from pathlib import Path
 
 import pytest
 
 from kubetrail.model.diagnostic import Severity
 from kubetrail.policy.lint.base import Finding
 from kubetrail.policy.lint.rules.kt103_configmap_values_logged import ConfigmapValuesLogged
-from kubetrail.policy.lint.runner import lint_bytes, lint_file
+from kubetrail.policy.lint.runner import lint_bytes
 
 HEAD = "apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n"  # the first rule is on line 4
-BASELINE = Path(__file__).resolve().parents[3] / "src/kubetrail/data/policies/baseline.yaml"
 
 
 def lint(rules: str) -> list[Finding]:
@@ -96,34 +94,3 @@ def test_write_verbs_at_request_response() -> None:
         """
     )
     assert "`configmaps` create, delete logged at RequestResponse" in finding.message
-
-
-# Checked by reading each policy:
-# - docs example, rules[5] (line 43): kube-system config maps at Request (writes logged);
-# - Falco, rules[6] (line 52) the same, and rules[7] (line 61): other config maps at
-#   RequestResponse;
-# - OpenShift AllRequestBodies, rules[3] (line 40): the RequestResponse catch-all;
-# - OpenShift WriteRequestBodies, rules[3] (line 40): writes at RequestResponse;
-# - EKS logs only `aws-auth` in full (named: not reported), the other config maps at Metadata;
-#   GKE, kubespray and OpenShift Default log config maps at Metadata; RKE2 logs nothing.
-CORPUS: dict[str, list[tuple[int, int]]] = {
-    "eks-best-practices.yaml": [],
-    "falco-k8saudit.yaml": [(6, 52), (7, 61)],
-    "gce-gke-configure-helper.yaml": [],
-    "k8s-docs-example.yaml": [(5, 43)],
-    "kubespray-default.yaml": [],
-    "openshift-allrequestbodies.yaml": [(3, 40)],
-    "openshift-default.yaml": [],
-    "openshift-writerequestbodies.yaml": [(3, 40)],
-    "rke2-default.yaml": [],
-}
-
-
-@pytest.mark.parametrize(("name", "expected"), CORPUS.items(), ids=CORPUS.keys())
-def test_corpus(corpus: Path, name: str, expected: list[tuple[int, int]]) -> None:
-    findings = lint_file(str(corpus / "policies" / name), rules=[ConfigmapValuesLogged])
-    assert [(f.rule, f.location.line) for f in findings] == expected
-
-
-def test_baseline() -> None:
-    assert lint_file(str(BASELINE), rules=[ConfigmapValuesLogged]) == []

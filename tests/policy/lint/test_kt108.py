@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import textwrap
-from pathlib import Path
 
 import pytest
 
 from kubetrail.model.diagnostic import Severity
 from kubetrail.policy.lint.base import Finding
 from kubetrail.policy.lint.rules.kt108_logs_nothing import LogsNothing
-from kubetrail.policy.lint.runner import lint_bytes, lint_file
-
-BASELINE = Path(__file__).resolve().parents[3] / "src/kubetrail/data/policies/baseline.yaml"
+from kubetrail.policy.lint.runner import lint_bytes
 
 
 def lint(text: str) -> list[Finding]:
@@ -88,28 +85,3 @@ def test_several_none_rules() -> None:
 def test_suppressed_on_the_rules_line() -> None:
     text = "apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:  # kubetrail: ignore[KT108]\n"
     assert lint(text + "- level: None\n") == []
-
-
-# Checked by reading each policy: only RKE2's default (`- level: None`) logs nothing; its
-# `rules:` key is on line 10.
-CORPUS: dict[str, list[int]] = {
-    "eks-best-practices.yaml": [],
-    "falco-k8saudit.yaml": [],
-    "gce-gke-configure-helper.yaml": [],
-    "k8s-docs-example.yaml": [],
-    "kubespray-default.yaml": [],
-    "openshift-allrequestbodies.yaml": [],
-    "openshift-default.yaml": [],
-    "openshift-writerequestbodies.yaml": [],
-    "rke2-default.yaml": [10],
-}
-
-
-@pytest.mark.parametrize(("name", "expected"), CORPUS.items(), ids=CORPUS.keys())
-def test_corpus(corpus: Path, name: str, expected: list[int]) -> None:
-    findings = lint_file(str(corpus / "policies" / name), rules=[LogsNothing])
-    assert [f.location.line for f in findings] == expected
-
-
-def test_baseline() -> None:
-    assert lint_file(str(BASELINE), rules=[LogsNothing]) == []

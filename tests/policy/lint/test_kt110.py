@@ -122,29 +122,6 @@ def test_no_rule_matches() -> None:
     )
 
 
-# Checked by reading each policy: GKE (rules[9], line 77), kubespray (rules[8], line 65) and
-# EKS (rules[8], line 70) drop core `events` for every verb; their events.k8s.io events reach
-# the Metadata catch-all. The docs example and Falco log core events at Request and OpenShift
-# at Metadata or above; RKE2 logs nothing (KT108).
-CORPUS: dict[str, list[tuple[int, int]]] = {
-    "eks-best-practices.yaml": [(8, 70)],
-    "falco-k8saudit.yaml": [],
-    "gce-gke-configure-helper.yaml": [(9, 77)],
-    "k8s-docs-example.yaml": [],
-    "kubespray-default.yaml": [(8, 65)],
-    "openshift-allrequestbodies.yaml": [],
-    "openshift-default.yaml": [],
-    "openshift-writerequestbodies.yaml": [],
-    "rke2-default.yaml": [],
-}
-
-
-@pytest.mark.parametrize(("name", "expected"), CORPUS.items(), ids=CORPUS.keys())
-def test_corpus(corpus: Path, name: str, expected: list[tuple[int, int]]) -> None:
-    findings = lint_file(str(corpus / "policies" / name), rules=[EventsUnlogged])
-    assert [(f.rule, f.location.line) for f in findings] == expected
-
-
 def test_baseline_keeps_event_deletion() -> None:
     # The baseline drops event writes (create/update/patch) but logs their deletion.
     assert lint_file(str(BASELINE), rules=[EventsUnlogged]) == []
