@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from kubetrail.model.diagnostic import Severity
 from kubetrail.policy.lint.base import Finding, LintContext, LintRule
-from kubetrail.policy.lint.rules.kt101_secret_values_logged import bodies_logged
+from kubetrail.policy.lint.probes import bodies_logged
 
 
 class TokenLogged(LintRule):

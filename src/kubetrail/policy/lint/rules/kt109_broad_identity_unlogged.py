@@ -8,7 +8,7 @@ from typing import Final
 from kubetrail.model.diagnostic import Severity
 from kubetrail.model.policy import Level, PolicyRule
 from kubetrail.policy.lint.base import Finding, LintContext, LintRule
-from kubetrail.policy.lint.rules.kt101_secret_values_logged import verb_list
+from kubetrail.policy.lint.probes import verb_list
 
 # Groups every member of which is a possible attacker foothold, and who they are.
 BROAD_GROUPS: Final = {

@@ -8,8 +8,7 @@ from typing import Final
 from kubetrail.model.diagnostic import Severity
 from kubetrail.model.policy import Level
 from kubetrail.policy.lint.base import Finding, LintContext, LintRule
-from kubetrail.policy.lint.probes import HUMAN
-from kubetrail.policy.lint.rules.kt101_secret_values_logged import probe_requests, verb_list
+from kubetrail.policy.lint.probes import HUMAN, probe_requests, verb_list
 from kubetrail.policy.lint.rules.kt108_logs_nothing import key_location, logs_nothing
 
 _EVENT_APIS: Final = (("", "`events`"), ("events.k8s.io", "`events.k8s.io` events"))
