@@ -14,8 +14,6 @@ import argparse
 import json
 import platform
 import sys
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,19 +22,11 @@ from kubetrail.policy.coverage import coverage
 from kubetrail.policy.lint.registry import RULES
 from kubetrail.policy.lint.runner import lint_file
 from kubetrail.policy.load import decode_policy, load_policy, read_policy_bytes
+from timing import best
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT.parent / "shared" / "corpus" / "policies"
 GOAL_SECONDS = 1.0
-
-
-def best(fn: Callable[[], object], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def main() -> int:

@@ -24,8 +24,6 @@ import platform
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -38,20 +36,12 @@ from kubetrail.policy.load import load_policy, parse_policy
 from kubetrail.policy.simulate import Simulator
 from kubetrail.policy.volume import measure
 from kubetrail.sample.generate import generate
+from timing import best
 
 ROOT = Path(__file__).resolve().parent.parent
 POLICIES = ROOT.parent / "shared" / "corpus" / "policies"
 GOAL_EVENTS_PER_SECOND = 120_000
 GOAL_RSS_MB = 200
-
-
-def best(fn: Callable[[], object], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def main() -> int:
