@@ -206,3 +206,154 @@ def test_go_escape() -> None:
 
 def test_event_fields_decode() -> None:
     assert msgspec.json.decode(b'{"verb":"get"}', type=Event).verb == "get"
+
+
+# --- the fast path for lines kube-apiserver wrote --------------------------------------------
+
+GO_PREFIX = b'{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"'
+
+
+def as_apiserver_wrote(line: bytes) -> bytes:
+    """``line`` re-encoded exactly as kube-apiserver writes it (the general path, log all)."""
+    out = simulator("RequestResponse").simulate(msgspec.json.decode(line, type=Event)).line
+    assert out is not None
+    assert out.startswith(GO_PREFIX)
+    return out
+
+
+def crafted_lines() -> list[bytes]:
+    pod = {"kind": "Pod", "metadata": {"name": "p", "managedFields": [MF]}, "spec": {}}
+    pods = {"kind": "PodList", "metadata": {}, "items": [pod, pod]}
+    base = {
+        "level": "RequestResponse",
+        "auditID": "x",
+        "stage": "ResponseComplete",
+        "user": {"username": "alice", "groups": ["dev", "system:authenticated"]},
+        "sourceIPs": ["10.0.0.1"],
+        "userAgent": "kubectl/v1.30 <linux> & more",
+        "annotations": {"z": "1", "authorization.k8s.io/decision": "allow"},
+        "responseStatus": {"metadata": {}, "code": 200},
+        "requestReceivedTimestamp": "2026-01-01T00:00:00.000000Z",
+        "stageTimestamp": "2026-01-01T00:00:00.100000Z",
+    }
+    shapes = [
+        {
+            "verb": "create",
+            "requestURI": "/api/v1/namespaces/d/pods",
+            "requestObject": pod,
+            "responseObject": pod,
+        },
+        {
+            "verb": "list",
+            "requestURI": "/api/v1/pods?limit=500&labelSelector=a<b",
+            "responseObject": pods,
+        },
+        {
+            "verb": "patch",
+            "requestURI": "/api/v1/namespaces/d/pods/p",
+            "requestObject": {"metadata": {"managedFields": [MF]}},
+            "responseObject": pod,
+        },
+        {"verb": "update", "requestURI": "/api/v1/namespaces/d/pods/p"},  # bodies not recorded
+        {"verb": "watch", "requestURI": "/api/v1/pods?watch=1", "stage": "ResponseStarted"},
+        # Control characters in decoded strings: msgspec writes \b, Go writes \u0008.
+        {"verb": "get\b", "requestURI": "/api/v1/namespaces/d/pods/p", "user": {}},
+        {
+            "verb": "get",
+            "requestURI": "/healthz",
+            "stage": "RequestReceived",
+            "impersonatedUser": {"username": "bob"},
+        },
+        {
+            "verb": "get",
+            "requestURI": "/api/v1/namespaces/kube-system/secrets/s",
+            "user": {
+                "username": "system:serviceaccount:kube-system:x",
+                "uid": "u",
+                "groups": ["system:serviceaccounts"],
+                "extra": {"authentication.kubernetes.io/pod-name": ["p"]},
+            },
+        },
+    ]
+    return [as_apiserver_wrote(json.dumps({**base, **shape}).encode()) for shape in shapes]
+
+
+POLICIES = {
+    "None": Policy(rules=[PolicyRule(level="None")]),
+    "Metadata-omit-received": Policy(
+        rules=[PolicyRule(level="Metadata")],
+        omit_stages=["RequestReceived"],
+    ),
+    "Request": Policy(rules=[PolicyRule(level="Request")]),
+    "RequestResponse-omitManagedFields": Policy(
+        rules=[PolicyRule(level="RequestResponse")],
+        omit_managed_fields=True,
+    ),
+    "by-user-and-resource": Policy(
+        rules=[
+            PolicyRule(level="None", users=["system:serviceaccount:kube-system:x"]),
+            PolicyRule(level="Request", verbs=["create", "patch"]),
+            PolicyRule(level="RequestResponse", non_resource_urls=["/healthz"]),
+            PolicyRule(level="Metadata", omit_stages=["ResponseStarted"]),
+        ],
+        omit_managed_fields=True,
+    ),
+}
+
+
+def assert_fast_equals_general(policy: Policy, lines: list[bytes]) -> None:
+    fast, general = Simulator(Evaluator(policy)), Simulator(Evaluator(policy))
+    for line in lines:
+        a = fast.simulate_raw(line)
+        b = general.simulate(msgspec.json.decode(line, type=Event))
+        assert (a.line, a.lacking, a.decision, a.attributes) == (
+            b.line,
+            b.lacking,
+            b.decision,
+            b.attributes,
+        ), line[:300]
+    assert fast.fast_lines == len(lines)  # every line took the fast path
+
+
+@pytest.mark.parametrize("name", list(POLICIES))
+def test_fast_path_equals_general_path_on_crafted_lines(name: str) -> None:
+    assert_fast_equals_general(POLICIES[name], crafted_lines())
+
+
+@pytest.mark.parametrize("name", list(POLICIES))
+def test_fast_path_equals_general_path_on_generated_traffic(name: str) -> None:
+    from datetime import UTC, datetime
+
+    from kubetrail.sample.generate import generate
+
+    lines = []
+    for line in generate(nodes=2, seconds=600, seed=3, start=datetime(2026, 1, 1, tzinfo=UTC)):
+        lines.append(line)
+        if len(lines) == 3000:
+            break
+    assert_fast_equals_general(POLICIES[name], lines)
+
+
+def test_fast_path_equals_general_path_on_real_events(corpus: Path) -> None:
+    lines = v1_events(corpus)
+    for policy in POLICIES.values():
+        assert_fast_equals_general(policy, lines)
+
+
+def test_lines_the_fast_path_cannot_take_go_the_general_way() -> None:
+    line = crafted_lines()[0]
+    null_time = line.replace(
+        b'"requestReceivedTimestamp":"2026-01-01T00:00:00.000000Z"',
+        b'"requestReceivedTimestamp":null',
+    )
+    no_uri = line.replace(b'"requestURI":"/api/v1/namespaces/d/pods"', b'"requestURI":""')
+    bad_user = line.replace(b'"user":{"username":"alice"', b'"user":{"username":5')
+    sim = simulator("Metadata")
+    doc = json.loads(sim.simulate_raw(null_time).line or b"")
+    assert doc["requestReceivedTimestamp"] == "2026-01-01T00:00:00.100000Z"  # stage time
+    assert sim.simulate_raw(no_uri).line is not None
+    with pytest.raises(msgspec.ValidationError, match="username"):
+        sim.simulate_raw(bad_user)
+    with pytest.raises(msgspec.DecodeError):
+        sim.simulate_raw(GO_PREFIX + b'Metadata", truncated')
+    assert sim.fast_lines == 1  # bad_user: the fast path decodes the user and names the error

@@ -76,8 +76,10 @@ def simulate(
       kubetrail policy simulate policy.yaml /var/log/kubernetes/audit/ -o simulated.log
       kubetrail sample generate --nodes 3 --hours 1 | kubetrail policy simulate policy.yaml -
     """
+    import msgspec
+
     from kubetrail.errors import InputError
-    from kubetrail.ingest.read import ReadReport
+    from kubetrail.ingest.read import ReadReport, read_lines
     from kubetrail.policy.evaluate import Evaluator
     from kubetrail.policy.simulate import Simulator, legacy_line
 
@@ -88,10 +90,14 @@ def simulate(
     events_in = bytes_in = events_out = bytes_out = lacking = 0
     out = _open_output(output)
     try:
-        for event, size in _events(inputs, report):
+        for recorded in read_lines(inputs, report, stdin=sys.stdin.buffer):
+            try:
+                outcome = simulator.simulate_raw(recorded.data)
+            except (msgspec.DecodeError, InputError) as exc:
+                report.bad_line(recorded, str(exc))
+                continue
             events_in += 1
-            bytes_in += size
-            outcome = simulator.simulate(event)
+            bytes_in += len(recorded.data) + 1
             if outcome.line is None:
                 continue
             line = legacy_line(outcome.line) if fmt == "legacy" else outcome.line

@@ -73,7 +73,7 @@ _BOM = b"\xef\xbb\xbf"
 _OPEN, _CLOSE, _BRACKET = 123, 125, 93  # ord("{"), ord("}"), ord("]")
 
 
-class Line(msgspec.Struct, frozen=True):
+class Line(msgspec.Struct, frozen=True, gc=False):
     """One raw event document."""
 
     source: str
