@@ -60,3 +60,18 @@ echo "(proposal written to ${sample%.log.gz}-tuned.yaml)"
 say "12. What changes between two policies, for attacks and for bytes" \
     "kubetrail policy diff docs-example.yaml baseline.yaml --sample sample.log.gz"
 "$KT" policy diff "$here/docs-example-policy.yaml" "$policy" --sample "$sample" | head -24
+
+node=$(mktemp -d)
+mkdir -p "$node/manifests" && cp "$here/kube-apiserver.yaml" "$node/manifests/"
+say "13. Deploy: check a stock kubeadm control plane (CIS 1.2.16-1.2.19, mounts, policy)" \
+    "kubetrail deploy check --manifest /etc/kubernetes/manifests/kube-apiserver.yaml"
+"$KT" deploy check --manifest "$node/manifests/kube-apiserver.yaml" --no-lint
+echo "(exit status $? — a failed check fails the command)"
+
+say "14. Install the policy: flags, mounts, the policy-hash annotation; backup outside manifests/" \
+    "kubetrail deploy kubeadm --policy baseline.yaml   (here into a scratch copy of the node)"
+"$KT" deploy kubeadm --manifest "$node/manifests/kube-apiserver.yaml" --policy "$policy" \
+    --policy-path "$node/audit/policy.yaml" --log-path "$node/log/audit.log" \
+    --backup-dir "$node/kubetrail-backups" 2>/dev/null | head -30 || exit 1
+echo "..."
+"$KT" deploy check --manifest "$node/manifests/kube-apiserver.yaml" || exit 1

@@ -73,3 +73,9 @@ class PolicyError(InputError):
     def __init__(self, message: str, diagnostics: Sequence[Diagnostic] = (), **kw: object) -> None:
         super().__init__(message, **kw)  # type: ignore[arg-type]
         self.diagnostics = list(diagnostics)
+
+
+class DeployError(KubetrailError):
+    """A deployment was refused or failed; what is on disk is as it was (or restored)."""
+
+    exit_code = 1

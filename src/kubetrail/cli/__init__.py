@@ -14,6 +14,7 @@ import click
 
 from kubetrail import __version__
 from kubetrail.cli.coverage import coverage
+from kubetrail.cli.deploy import deploy
 from kubetrail.cli.diff import diff_command, tune
 from kubetrail.cli.lint import lint
 from kubetrail.cli.policy import policy
@@ -52,6 +53,7 @@ policy.add_command(diff_command)
 policy.add_command(tune)
 cli.add_command(policy)
 cli.add_command(sample)
+cli.add_command(deploy)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,1 @@
+"""Deploy: put an audit policy into a control plane safely, and check one there."""
