@@ -27,53 +27,28 @@ def tls(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
     d = tmp_path_factory.mktemp("pki")
 
     def run(*args: str) -> None:
-        subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=d)
+        words = [w for a in args for w in (a.split() if not a.startswith("/") else [a])]
+        subprocess.run(["openssl", *words], check=True, capture_output=True, cwd=d)
 
     run(
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.crt",
-        "-days",
-        "2",
+        "req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 2",
         "-subj",
         "/CN=test-ca",
     )
-    run(
-        "req",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        "srv.key",
-        "-out",
-        "srv.csr",
-        "-subj",
-        "/CN=kube-apiserver",
-    )
-    (d / "ext.cnf").write_text("subjectAltName=IP:127.0.0.1\n")
-    run(
-        "x509",
-        "-req",
-        "-in",
-        "srv.csr",
-        "-CA",
-        "ca.crt",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-out",
-        "srv.crt",
-        "-days",
-        "2",
-        "-extfile",
-        "ext.cnf",
-    )
+    for name, subject, ext in (
+        ("srv", "/CN=kube-apiserver", "subjectAltName=IP:127.0.0.1\n"),
+        ("admin", "/O=system:masters/CN=kubernetes-admin", ""),  # as in admin.conf
+    ):
+        run(
+            f"req -newkey rsa:2048 -nodes -keyout {name}.key -out {name}.csr",
+            "-subj",
+            subject,
+        )
+        (d / f"{name}.cnf").write_text(ext)
+        run(
+            f"x509 -req -in {name}.csr -CA ca.crt -CAkey ca.key -CAcreateserial",
+            f"-out {name}.crt -days 2 -extfile {name}.cnf",
+        )
     return d / "ca.crt", d / "srv.crt", d / "srv.key"
 
 
@@ -96,6 +71,9 @@ class FakeKubelet:
         self.manifest, self.port, self.starts = manifest, port, starts
         self.context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         self.context.load_cert_chain(str(tls[1]), str(tls[2]))
+        # Like kube-apiserver: a client certificate is optional, checked against the CA.
+        self.context.verify_mode = ssl.CERT_OPTIONAL
+        self.context.load_verify_locations(str(tls[0]))
         self.server: http.server.ThreadingHTTPServer | None = None
         self.running_text: str | None = None
         self.history: list[str] = []
@@ -105,9 +83,12 @@ class FakeKubelet:
     def _serve(self, code: int) -> None:
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self) -> None:
-                self.send_response(code)
+                # With anonymous auth off, /livez refuses a caller without a certificate.
+                cert = self.connection.getpeercert()  # type: ignore[attr-defined]
+                status = 200 if code == 401 and cert else code
+                self.send_response(status)
                 self.end_headers()
-                self.wfile.write(b"ok" if code == 200 else b"no")
+                self.wfile.write(b"ok" if status == 200 else b"no")
 
             def log_message(self, *args: object) -> None:
                 pass
@@ -297,3 +278,50 @@ def test_api_server_that_never_stops_aborts_before_the_swap(
     assert node.manifest.read_text() == STOCK.read_text()
     assert rolled_back == [True]
     assert node.manifests_listing() == ["kube-apiserver.yaml"]
+
+
+def test_health_authenticates_with_the_kubeconfig_client_certificate(
+    node: Node, kubelet: Callable[..., FakeKubelet], tls: tuple[Path, Path, Path]
+) -> None:
+    import base64
+
+    import yaml
+
+    from kubetrail.deploy.restart import client_cert_from_kubeconfig
+
+    k = kubelet(lambda _: 401)  # anonymous callers get 401
+    url = f"https://127.0.0.1:{k.port}/livez"
+    anonymous = Health(url, ca_file=str(tls[0]))
+    wait_serving(anonymous)
+    assert anonymous.probe().detail == "HTTP 401"
+    pki = tls[0].parent
+    admin_conf = node.root / "admin.conf"
+    admin_conf.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "k", "cluster": {"server": url}}],
+                "users": [
+                    {
+                        "name": "kubernetes-admin",
+                        "user": {
+                            "client-certificate-data": base64.b64encode(
+                                (pki / "admin.crt").read_bytes()
+                            ).decode(),
+                            "client-key-data": base64.b64encode(
+                                (pki / "admin.key").read_bytes()
+                            ).decode(),
+                        },
+                    }
+                ],
+                "contexts": [
+                    {"name": "a", "context": {"cluster": "k", "user": "kubernetes-admin"}}
+                ],
+                "current-context": "a",
+            }
+        )
+    )
+    with client_cert_from_kubeconfig(str(admin_conf)) as cert:
+        authenticated = Health(url, ca_file=str(tls[0]), client_cert=cert)
+        assert authenticated.probe().detail == "HTTP 200"
