@@ -16,6 +16,7 @@ from kubetrail import __version__
 from kubetrail.cli.coverage import coverage
 from kubetrail.cli.deploy import deploy
 from kubetrail.cli.diff import diff_command, tune
+from kubetrail.cli.lake import ingest, lake_group, sql
 from kubetrail.cli.lint import lint
 from kubetrail.cli.policy import policy
 from kubetrail.cli.sample import sample
@@ -54,6 +55,9 @@ policy.add_command(tune)
 cli.add_command(policy)
 cli.add_command(sample)
 cli.add_command(deploy)
+cli.add_command(ingest)
+cli.add_command(sql)
+cli.add_command(lake_group)
 
 
 def main(argv: list[str] | None = None) -> int:

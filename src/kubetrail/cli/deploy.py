@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from kubetrail.cli.collector import collector
 from kubetrail.cli.policy import kube_version_option, parse_version
 
 if TYPE_CHECKING:
@@ -412,6 +413,7 @@ def _managed_command(name: str) -> click.Command:
 
 
 deploy.add_command(kubeadm)
+deploy.add_command(collector)
 for _name in ("k3s", "rke2", "kind", "minikube"):
     deploy.add_command(_distro_command(_name))
 for _name in ("eks", "gke", "aks"):
