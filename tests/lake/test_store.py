@@ -222,3 +222,51 @@ def test_corpus_kubeadm_like_events_round_trip(lake: Lake, corpus: Path) -> None
     eng = DuckDBEngine(lake)
     bad = eng.query("SELECT count(*) FROM events WHERE received_at IS NULL OR verb IS NULL").rows
     assert bad == [(0,)]
+
+
+def test_cloud_envelopes_reach_the_lake(lake: Lake, corpus: Path) -> None:
+    """GKE, AKS and EKS samples of the corpus are unwrapped into events with their bodies."""
+    from kubetrail.ingest.read import ReadReport, expand_paths, read_lines
+
+    roots = [corpus / "upstream" / "elastic-integrations", corpus / "upstream" / "panther-analysis"]
+    files = expand_paths([str(p) for p in roots if p.exists()])
+    lines = [line.data for line in read_lines(files, ReadReport())]
+    ing = ingest(lake, lines, tolerant=True)
+    eng = DuckDBEngine(lake)
+    envelopes = dict(eng.query("SELECT envelope, count(*) FROM events GROUP BY 1").rows)
+    assert envelopes.get("gke", 0) > 0
+    assert envelopes.get("aks", 0) > 0
+    assert ing.stats.written == sum(envelopes.values())
+
+
+def test_envelope_bodies_and_eks_records_reach_the_lake(lake: Lake) -> None:
+    import json
+
+    gke = {
+        "protoPayload": {
+            "@type": "type.googleapis.com/google.cloud.audit.AuditLog",
+            "serviceName": "k8s.io",
+            "methodName": "io.k8s.core.v1.configmaps.create",
+            "resourceName": "core/v1/namespaces/default/configmaps/c",
+            "authenticationInfo": {"principalEmail": "dev@example.com"},
+            "request": {
+                "@type": "core.k8s.io/v1.ConfigMap",
+                "kind": "ConfigMap",
+                "data": {"a": "b"},
+            },
+            "status": {},
+        },
+        "insertId": "gke-1",
+        "timestamp": "2026-11-26T10:00:00.123456Z",
+    }
+    eks = {
+        "logStreamName": "kube-apiserver-audit-abc",
+        "timestamp": 1764151200000,
+        "eventId": "e-1",
+        "message": event("eks-1").decode(),
+    }
+    ingest(lake, [json.dumps(gke).encode(), json.dumps(eks).encode()])
+    eng = DuckDBEngine(lake)
+    rows = eng.query("SELECT envelope, audit_id, request_object FROM events ORDER BY 2").rows
+    assert [(r[0], r[1]) for r in rows] == [("eks", "eks-1"), ("gke", "gke-1")]
+    assert json.loads(rows[1][2]) == {"kind": "ConfigMap", "data": {"a": "b"}}

@@ -27,6 +27,7 @@ from kubetrail.lake.store import FileEntry, Lake, partition_dir
 from kubetrail.model.event import Event
 
 _decoder: Final = msgspec.json.Decoder(Event)
+_encoder: Final = msgspec.json.Encoder()
 Clock = Callable[[], datetime]
 
 
@@ -87,7 +88,12 @@ class Ingestor:
 
         Raises msgspec.DecodeError for a document that is not JSON (the caller counts it).
         """
-        event = _decoder.decode(data)
+        try:
+            event = _decoder.decode(data)
+        except msgspec.ValidationError:
+            # Valid JSON of another shape: a cloud envelope (EKS events carry an integer
+            # `timestamp`), or junk the envelope reader reports as skipped.
+            return self._add_envelope(data, source)
         if _is_audit_event(event):
             self._add_event(event, source, None)
             return 1
@@ -103,7 +109,14 @@ class Ingestor:
                 if len(self.skip_reasons) < 10:
                     self.skip_reasons.append(f"{source}: {item.reason}")
                 continue
-            event = msgspec.convert(item.event, Event)
+            # Bodies are msgspec.Raw in the model: go through JSON, not convert().
+            try:
+                event = _decoder.decode(_encoder.encode(item.event))
+            except msgspec.ValidationError as exc:
+                self.stats.skipped += 1
+                if len(self.skip_reasons) < 10:
+                    self.skip_reasons.append(f"{source}: {item.envelope} event: {exc}")
+                continue
             self._add_event(event, source, item.envelope or None)
             added += 1
         return added
