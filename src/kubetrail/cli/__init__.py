@@ -16,10 +16,12 @@ from kubetrail import __version__
 from kubetrail.cli.coverage import coverage
 from kubetrail.cli.deploy import deploy
 from kubetrail.cli.diff import diff_command, tune
+from kubetrail.cli.follow import follow
 from kubetrail.cli.lake import ingest, lake_group, sql
 from kubetrail.cli.lint import lint
 from kubetrail.cli.policy import policy
 from kubetrail.cli.sample import sample
+from kubetrail.cli.serve import serve
 from kubetrail.cli.simulate import simulate, volume
 from kubetrail.errors import KubetrailError
 
@@ -56,6 +58,8 @@ cli.add_command(policy)
 cli.add_command(sample)
 cli.add_command(deploy)
 cli.add_command(ingest)
+cli.add_command(follow)
+cli.add_command(serve)
 cli.add_command(sql)
 cli.add_command(lake_group)
 
