@@ -72,9 +72,9 @@ def follow(
     import threading
     import time
 
+    from kubetrail.cli.lake import resolve_cluster, resolve_lake
     from kubetrail.ingest.follow import Follower, FollowStats
     from kubetrail.ingest.pipeline import Ingestor
-    from kubetrail.cli.lake import resolve_cluster, resolve_lake
 
     def say(message: str) -> None:
         click.echo(f"follow: {message}", err=True)
