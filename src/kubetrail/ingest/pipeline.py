@@ -13,6 +13,7 @@ so writers that run in parallel need no coordination.
 
 from __future__ import annotations
 
+import collections
 import queue
 import threading
 from collections.abc import Callable
@@ -25,6 +26,11 @@ from kubetrail.ingest.redact import Redactor
 from kubetrail.lake.schema import Key, Provenance, Rows, iso, micros
 from kubetrail.lake.store import FileEntry, Lake, partition_dir
 from kubetrail.model.event import Event
+
+# A batch is committed at this many bytes of staging lines (or ``batch_rows`` rows): with one
+# batch being decoded, one waiting and one being written, the peak stays a few hundred MB.
+DEFAULT_BATCH_BYTES: Final = 32 << 20
+KEYS_CACHED: Final = 2  # partitions whose stored keys are kept between commits
 
 _decoder: Final = msgspec.json.Decoder(Event)
 _encoder: Final = msgspec.json.Encoder()
@@ -58,6 +64,7 @@ class Ingestor:
         keep_secrets: bool = False,
         clock: Clock = lambda: datetime.now(UTC),
         batch_rows: int = 100_000,
+        batch_bytes: int = DEFAULT_BATCH_BYTES,
         apiserver: str | None = None,
         background: bool = False,
     ) -> None:
@@ -66,6 +73,12 @@ class Ingestor:
         self.cluster = cluster
         self.clock = clock
         self.batch_rows = batch_rows
+        self.batch_bytes = batch_bytes
+        # Keys stored in the partitions this ingestor wrote to last, so that a run's later
+        # commits do not read back what its earlier ones wrote (bounded: KEYS_CACHED).
+        self._stored: collections.OrderedDict[tuple[str, str, int], _Keys] = (
+            collections.OrderedDict()
+        )
         self.redactor = None if keep_secrets else Redactor(lake.key)
         self.provenance = Provenance(cluster=cluster, source="", apiserver=apiserver)
         self.rows = Rows()
@@ -171,6 +184,7 @@ class Ingestor:
         rows = self._without_stored(rows)
         # In background mode DuckDB gets one core, the decoding thread the other.
         entries = self.lake.commit(rows, self.clock(), threads=1 if self._worker else None)
+        self._remember(rows)
         self.stats.written += sum(e.rows for e in entries)
         self.stats.files += len(entries)
         self.stats.bytes_written += sum(e.bytes for e in entries)
@@ -207,31 +221,61 @@ class Ingestor:
         return iso(micros(self.clock().astimezone(UTC).isoformat())) or ""
 
     def maybe_flush(self) -> list[FileEntry]:
-        return self.flush() if len(self.rows) >= self.batch_rows else []
+        rows = self.rows
+        if len(rows) >= self.batch_rows or rows.nbytes >= self.batch_bytes:
+            return self.flush()
+        return []
+
+    def _keys(self, part: tuple[str, str, int]) -> _Keys:
+        """The keys stored in a partition: read from the lake once, then kept up to date."""
+        stored = self._stored
+        keys = stored.get(part)
+        if keys is None:
+            keys = stored[part] = _Keys(self.lake.stored_keys(part))
+            while len(stored) > KEYS_CACHED:
+                stored.popitem(last=False)
+        elif part != next(reversed(stored)):
+            stored.move_to_end(part)
+        return keys
 
     def _without_stored(self, rows: Rows) -> Rows:
         """Drop rows whose exact key is already stored (or repeated in this batch)."""
-        stored: dict[tuple[str, str, int], _Keys] = {}
+        exact_here: set[str] = set()
+        ids_here: set[int] = set()
         keep: list[int] = []
-        for i, (exact, part) in enumerate(zip(rows.keys, rows.partition, strict=True)):
-            keys = stored.get(part)
-            if keys is None:
-                keys = stored[part] = _Keys(self.lake.stored_keys(part))
-            if exact in keys.exact:
+        for i, (key, part) in enumerate(zip(rows.keys, rows.partition, strict=True)):
+            keys = self._keys(part)
+            digest = key[3]
+            if digest in keys.exact or digest in exact_here:
                 self.stats.duplicates += 1
                 continue
-            ident = exact[:2]
-            if ident in keys.ids:
+            ident = hash(key[:2])
+            if ident in keys.ids or ident in ids_here:
                 self.stats.collisions += 1
-            keys.exact.add(exact)
-            keys.ids.add(ident)
+            exact_here.add(digest)
+            ids_here.add(ident)
             keep.append(i)
         return rows if len(keep) == len(rows) else rows.select(keep)
 
+    def _remember(self, rows: Rows) -> None:
+        """After a commit succeeded: its keys are stored (never before: a failed commit is
+        retried, and its rows must not then look like duplicates)."""
+        for key, part in zip(rows.keys, rows.partition, strict=True):
+            keys = self._keys(part)
+            keys.exact.add(key[3])
+            keys.ids.add(hash(key[:2]))
+
 
 class _Keys:
-    """The exact keys and (audit ID, stage) pairs stored in one partition."""
+    """What one partition holds, compactly (a run keeps this for the partitions it writes).
+
+    ``exact``: event hashes. The hash is the SHA-256 of the canonical event, which holds the
+    audit ID, the stage and the stage time, so equal hashes are equal exact keys
+    ``(audit_id, stage, stage time, hash)`` (within a partition, i.e. a cluster and hour).
+    ``ids``: Python hashes of (audit ID, stage), only to count collisions — a clash of two
+    such hashes miscounts a collision, it never drops an event.
+    """
 
     def __init__(self, keys: list[Key]) -> None:
-        self.exact: set[Key] = set(keys)
-        self.ids: set[tuple[str, str]] = {k[:2] for k in keys}
+        self.exact: set[str] = {k[3] for k in keys}
+        self.ids: set[int] = {hash(k[:2]) for k in keys}

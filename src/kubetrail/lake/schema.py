@@ -245,6 +245,7 @@ class Rows:
         self.lines: list[bytes] = []
         self.partition: list[tuple[str, str, int]] = []
         self.keys: list[Key] = []
+        self.nbytes = 0  # bytes of the staging lines: what a batch costs in memory
         self.skipped_no_time = 0
 
     def __len__(self) -> int:
@@ -280,7 +281,9 @@ class Rows:
             i=ingested,
         )
         head = canon[:-1] + b"," if len(canon) > 2 else b"{"
-        self.lines.append(head + b'"_kt":' + _encoder.encode(meta) + b"}")
+        line = head + b'"_kt":' + _encoder.encode(meta) + b"}"
+        self.lines.append(line)
+        self.nbytes += len(line)
         self.partition.append((provenance.cluster, date, int(hour)))
         self.keys.append((event.audit_id, event.stage, stage_time, digest))
         return True
@@ -290,12 +293,14 @@ class Rows:
         out.lines = [self.lines[i] for i in keep]
         out.partition = [self.partition[i] for i in keep]
         out.keys = [self.keys[i] for i in keep]
+        out.nbytes = sum(len(line) for line in out.lines)
         return out
 
     def extend(self, other: Rows) -> None:
         self.lines.extend(other.lines)
         self.partition.extend(other.partition)
         self.keys.extend(other.keys)
+        self.nbytes += other.nbytes
 
     def json_rows(self) -> list[bytes]:
         """The rows as JSON lines: the write-ahead-log form (staging lines)."""
@@ -309,6 +314,7 @@ class Rows:
             key = _key_decoder.decode(line)
             meta = key._kt
             rows.lines.append(line)
+            rows.nbytes += len(line)
             rows.partition.append((meta.c, meta.d, int(meta.hr)))
             rows.keys.append((key.audit_id, key.stage, meta.t, meta.h))
         return rows

@@ -178,8 +178,9 @@ class Lake:
                 output = self.root / "_staging" / f"part-{stamp}-{batch}-{n}.parquet"
                 try:
                     with open(staging, "wb") as fh:
-                        fh.write(b"\n".join(lines))
-                        fh.write(b"\n")
+                        # In slices: one join of the whole batch would double its memory.
+                        for at in range(0, len(lines), 2048):
+                            fh.write(b"\n".join(lines[at : at + 2048]) + b"\n")
                     con.execute(
                         f"COPY (SELECT {projection_sql(partitions=False)} FROM "
                         f"read_ndjson({sql_str(str(staging))}, columns = {staging_columns_sql()}) "
