@@ -20,6 +20,7 @@ from kubetrail.cli.follow import follow
 from kubetrail.cli.lake import ingest, lake_group, sql
 from kubetrail.cli.lint import lint
 from kubetrail.cli.policy import policy
+from kubetrail.cli.query import search, timeline, top
 from kubetrail.cli.sample import sample
 from kubetrail.cli.serve import serve
 from kubetrail.cli.simulate import simulate, volume
@@ -62,6 +63,9 @@ cli.add_command(follow)
 cli.add_command(serve)
 cli.add_command(sql)
 cli.add_command(lake_group)
+cli.add_command(search)
+cli.add_command(timeline)
+cli.add_command(top)
 
 
 def main(argv: list[str] | None = None) -> int:

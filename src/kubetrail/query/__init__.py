@@ -1,0 +1,1 @@
+"""Answers from the lake: search, timeline, top, and events as sentences."""
