@@ -93,8 +93,14 @@ class FakeKubelet:
             def log_message(self, *args: object) -> None:
                 pass
 
-        http.server.ThreadingHTTPServer.allow_reuse_address = True
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        class Server(http.server.ThreadingHTTPServer):
+            # Handler threads are joined on close, so that no accepted socket outlives the
+            # 'API server' (a daemon thread's socket could be collected later, unclosed).
+            allow_reuse_address = True
+            daemon_threads = False
+            block_on_close = True
+
+        server = Server(("127.0.0.1", self.port), Handler)
         server.socket = self.context.wrap_socket(server.socket, server_side=True)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         self.server = server

@@ -19,6 +19,7 @@ import contextlib
 import http.client
 import os
 import shutil
+import socket
 import ssl
 import tempfile
 import time
@@ -70,18 +71,22 @@ class Health:
         self._context = context
 
     def probe(self) -> Probe:
-        conn = http.client.HTTPSConnection(
-            self._host, self._port, timeout=self._timeout, context=self._context
-        )
+        # The sockets are opened here, in `with` blocks, so that every path (refused, a failed
+        # handshake, a server that goes away mid-answer) closes them at once.
+        host = self._host or "localhost"
         try:
-            conn.request("GET", self._path)
-            response = conn.getresponse()
-            body = response.read(200).decode("utf-8", "replace").strip()
+            with (
+                socket.create_connection((host, self._port), timeout=self._timeout) as raw,
+                self._context.wrap_socket(raw, server_hostname=host) as tls,
+            ):
+                conn = http.client.HTTPSConnection(host, self._port, timeout=self._timeout)
+                conn.sock = tls
+                conn.request("GET", self._path)
+                with conn.getresponse() as response:
+                    body = response.read(200).decode("utf-8", "replace").strip()
+                    code = response.status
         except (OSError, http.client.HTTPException) as exc:
             return Probe("down", f"{type(exc).__name__}: {exc}")
-        finally:
-            conn.close()
-        code = response.status
         if code == 200 or code in (401, 403):
             return Probe("serving", f"HTTP {code}")
         return Probe("unhealthy", f"HTTP {code}: {body[:120]}")
