@@ -315,3 +315,34 @@ def test_a_failed_commit_is_retried_without_its_rows_counted_as_duplicates(lake:
     assert ing.stats.written == 5
     assert ing.stats.duplicates == 0
     assert count(lake) == 5
+
+
+def test_a_schema_1_lake_reads_and_upgrades_on_first_write(lake: Lake) -> None:
+    """Schema 2 only adds event_bytes: files written before it read as nulls there, and the
+    first write records version 2 in lake.json."""
+    import json
+
+    import duckdb
+
+    from kubetrail.query.search import Filters, top
+
+    ingest(lake, [event("old")])
+    (path,) = lake.data_files()
+    full = lake.root / path
+    duckdb.execute(
+        f"COPY (SELECT * EXCLUDE (event_bytes) FROM read_parquet('{full}')) "
+        f"TO '{full}.v1' (FORMAT parquet)"
+    )
+    Path(f"{full}.v1").replace(full)
+    meta = lake.root / "_kubetrail" / "lake.json"
+    meta.write_text(json.dumps({"schema_version": 1, "format": "kubetrail-lake"}))
+    old = Lake(lake.root)
+    assert old.schema_version == 1
+    assert count(old, "SELECT count(*) FROM events WHERE event_bytes IS NULL") == 1
+    ingest(old, [event("new")])
+    assert json.loads(meta.read_text())["schema_version"] == 2
+    eng = DuckDBEngine(old)
+    result = top(eng, "user", Filters(), NOW)
+    eng.close()
+    assert (result.events, result.unsized) == (2, 1)
+    assert result.bytes > 0

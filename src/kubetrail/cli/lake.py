@@ -184,7 +184,7 @@ def sql(query: str, lake: str | None, fmt: str, engine: str) -> int:
     object_resource_version, response_code, response_status, response_reason,
     response_message, authz_decision, authz_reason, annotations, request_object,
     response_object (JSON text, secrets redacted), apiserver, source, envelope,
-    ingested_at, event_hash, and the partitions cluster, date, hour.
+    ingested_at, event_hash, event_bytes, and the partitions cluster, date, hour.
     Events a receiver acknowledged but has not yet written to Parquet are included.
 
     The session time zone is UTC; json/jsonl write timestamps as RFC 3339 UTC with

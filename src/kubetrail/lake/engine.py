@@ -91,12 +91,13 @@ class DuckDBEngine:
                 f"read_ndjson({_sql_str(root + '/_wal/*/*.jsonl')}, "
                 f"columns = {staging_columns_sql()}, ignore_errors = true)"
             )
-        if not parts:  # an empty lake still has the columns
-            cols = ", ".join(
-                f"CAST(NULL AS {duck}) AS {name}"
-                for name, duck in [*PARTITION_TYPES.items(), *((n, d) for n, d, _ in COLUMNS)]
-            )
-            parts.append(f"SELECT {cols} WHERE false")
+        # Every column of the current schema, typed, even in an empty lake or one whose files
+        # are all of an older schema version (they read as nulls in the newer columns).
+        cols = ", ".join(
+            f"CAST(NULL AS {duck}) AS {name}"
+            for name, duck in [*PARTITION_TYPES.items(), *((n, d) for n, d, _ in COLUMNS)]
+        )
+        parts.append(f"SELECT {cols} WHERE false")
         union = " UNION ALL BY NAME ".join(f"({p})" for p in parts)
         self.con.execute(f"CREATE VIEW raw_events AS {union}")
         self.con.execute(f"CREATE VIEW events AS {dedup_sql('raw_events')}")

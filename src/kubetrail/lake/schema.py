@@ -18,7 +18,9 @@ to UTC (Spark cannot read nanosecond timestamps); absent values are null, never 
 ``cluster``, ``date`` (DATE) and ``hour`` (INTEGER, written ``hour=07``), on the request's
 received time in UTC — are in the directory names, not in the files.
 
-Schema history (``SCHEMA_VERSION``, recorded in ``_kubetrail/lake.json``): 1 — first version.
+Schema history (``SCHEMA_VERSION``, recorded in ``_kubetrail/lake.json``): 1 — first version;
+2 — adds ``event_bytes`` (the size of the canonical, redacted event: what the log costs, read
+without decompressing bodies; null in rows written by version 1).
 A later version may only add columns: readers use ``union_by_name`` (old files read as nulls in
 new columns) and ``kubetrail lake compact`` rewrites old files in the current schema.
 """
@@ -33,7 +35,7 @@ import msgspec
 
 from kubetrail.model.event import Event
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 PARTITIONS: Final = ("cluster", "date", "hour")
 PARTITION_TYPES: Final = {"cluster": "VARCHAR", "date": "DATE", "hour": "INTEGER"}
 # Rows in a file are sorted so that similar rows sit together (zstd compresses them far better),
@@ -48,7 +50,7 @@ _REF: Final = (
 _STATUS: Final = "STRUCT(code INTEGER, status VARCHAR, reason VARCHAR, message VARCHAR)"
 _KT: Final = (
     "STRUCT(c VARCHAR, d VARCHAR, hr VARCHAR, r VARCHAR, t VARCHAR, h VARCHAR, s VARCHAR, "
-    "a VARCHAR, e VARCHAR, i VARCHAR)"
+    "a VARCHAR, e VARCHAR, i VARCHAR, b BIGINT)"
 )
 # The fields of a staging line DuckDB reads (the Event's wire names, and _kt).
 STAGING_COLUMNS: Final = {
@@ -117,6 +119,7 @@ COLUMNS: Final[tuple[tuple[str, str, str], ...]] = (
     ("envelope", "VARCHAR", "_kt.e"),
     ("ingested_at", "TIMESTAMPTZ", "CAST(_kt.i AS TIMESTAMPTZ)"),
     ("event_hash", "VARCHAR", "_kt.h"),
+    ("event_bytes", "BIGINT", "_kt.b"),
 )
 NAMES: Final = tuple(name for name, _, _ in COLUMNS)
 
@@ -218,6 +221,7 @@ class _Meta(msgspec.Struct, frozen=True, omit_defaults=True):
     a: str | None = None  # API server
     e: str | None = None  # envelope
     i: str | None = None  # ingest time
+    b: int | None = None  # bytes of the canonical event (schema 2)
 
 
 class _KeyLine(msgspec.Struct):
@@ -279,6 +283,7 @@ class Rows:
             a=provenance.apiserver,
             e=provenance.envelope,
             i=ingested,
+            b=len(canon),
         )
         head = canon[:-1] + b"," if len(canon) > 2 else b"{"
         line = head + b'"_kt":' + _encoder.encode(meta) + b"}"

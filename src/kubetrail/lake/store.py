@@ -132,6 +132,16 @@ class Lake:
         for sub in ("_manifest", "_staging", "_wal"):
             (self.root / sub).mkdir(exist_ok=True)
 
+    def _upgrade(self) -> None:
+        """Before writing files of the current schema into an older lake: record the new
+        version. Versions only add columns, so the older files stay readable (nulls)."""
+        if self.schema_version < SCHEMA_VERSION:
+            meta = self.root / "_kubetrail" / "lake.json"
+            info = json.loads(meta.read_text())
+            info["schema_version"] = SCHEMA_VERSION
+            _write_atomic(meta, json.dumps(info).encode())
+            self.schema_version = SCHEMA_VERSION
+
     # -- the redaction key ---------------------------------------------------------------------
 
     @property
@@ -164,6 +174,7 @@ class Lake:
         """
         if not len(rows):
             return []
+        self._upgrade()
         groups: dict[tuple[str, str, int], list[bytes]] = {}
         for line, key in zip(rows.lines, rows.partition, strict=True):
             groups.setdefault(key, []).append(line)
