@@ -124,3 +124,26 @@ def test_bench_simulate_quick(corpus: Path) -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "simulate, in process" in proc.stdout
     assert "duckdb read_json" in proc.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("script", "figures"),
+    [
+        ("bench_ingest.py", ["DuckDB COPY to partitioned Parquet (baseline)", "peak RSS"]),
+        ("bench_query.py", ["search --user X --since 24h", "hand SQL", "top --by user"]),
+    ],
+)
+def test_bench_lake_quick(script: str, figures: list[str]) -> None:
+    """The lake benchmarks run end to end on generated traffic; bench_query also checks that
+    search and top give the answers of the hand-written SQL (exit 1 otherwise)."""
+    proc = subprocess.run(
+        [sys.executable, str(BENCHMARKS / script), "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    for figure in figures:
+        assert figure in proc.stdout

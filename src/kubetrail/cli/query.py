@@ -291,10 +291,11 @@ def timeline(lake: str | None, obj: str | None, gap: str, limit: int, fmt: str, 
     "--format", "-o", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
 def top(lake: str | None, by: str, limit: int, fmt: str, **kw: Any) -> int:
-    """Who and what is busiest: requests and body bytes by one dimension.
+    """Who and what is busiest: requests and log bytes by one dimension.
 
-    Counts requests (their last stage), largest first, over the filters given
-    (e.g. a time window). Bytes are those of the stored request and response bodies.
+    Counts requests (each once, valued as its last stage), largest first, over
+    the filters given (e.g. a time window). Bytes are the size of each request's
+    last event as stored (redacted).
 
     \b
     Examples:
@@ -310,17 +311,12 @@ def top(lake: str | None, by: str, limit: int, fmt: str, **kw: Any) -> int:
     filters = _filters(kw)
     engine = _engine(lake)
     try:
-        rows, total, total_bytes = run_top(engine, by, filters, _now(), limit=limit)
+        result = run_top(engine, by, filters, _now(), limit=limit)
     finally:
         engine.close()
+    rows, total = result.rows, result.events
     if fmt == "json":
-        doc = {
-            "by": by,
-            "events": total,
-            "bytes": total_bytes,
-            "rows": [msgspec.to_builtins(r) for r in rows],
-        }
-        sys.stdout.write(json.dumps(doc, ensure_ascii=False) + "\n")
+        sys.stdout.write(json.dumps(msgspec.to_builtins(result), ensure_ascii=False) + "\n")
         return 0
     if not rows:
         _none_found(filters, engine, "requests")
@@ -329,7 +325,7 @@ def top(lake: str | None, by: str, limit: int, fmt: str, **kw: Any) -> int:
     label = min(60, max([len(by)] + [len(none if r.value is None else r.value) for r in rows]))
     width = 30
     peak = rows[0].events
-    click.echo(f"{by.upper():<{label}}  {'REQUESTS':>10}  {'SHARE':>6}  {'':<{width}}  BODY BYTES")
+    click.echo(f"{by.upper():<{label}}  {'REQUESTS':>10}  {'SHARE':>6}  {'':<{width}}  BYTES")
     for row in rows:
         value = none if row.value is None else str(row.value)
         value = value if len(value) <= label else value[: label - 1] + "…"
@@ -341,5 +337,10 @@ def top(lake: str | None, by: str, limit: int, fmt: str, **kw: Any) -> int:
         )
     shown = sum(r.events for r in rows)
     rest = f", {total - shown:,} in {by} values not shown" if total > shown else ""
-    click.echo(f"{total:,} requests, {human_bytes(total_bytes)} of bodies{rest}", err=True)
+    unsized = (
+        f"; {result.unsized:,} stored before kubetrail recorded sizes count 0 B"
+        if result.unsized
+        else ""
+    )
+    click.echo(f"{total:,} requests, {human_bytes(result.bytes)} logged{rest}{unsized}", err=True)
     return 0

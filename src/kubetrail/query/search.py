@@ -9,6 +9,8 @@ One request is logged once per stage (``RequestReceived``, ``ResponseStarted``,
 ``ResponseComplete``, ``Panic``). :func:`search` shows one line per request by default — its
 last stage that matches the filters — newest first. A request is ``(cluster, audit_id,
 received_at)``: the audit ID alone is not unique (a client may reuse an ``Audit-ID`` header).
+Two events of the same last stage with different content (an audit-ID collision, which
+``kubetrail lake health`` counts) are both shown: a search never hides an event behind another.
 """
 
 from __future__ import annotations
@@ -21,12 +23,13 @@ from typing import Final
 import msgspec
 
 from kubetrail.errors import UsageError
-from kubetrail.lake.engine import Engine, dedup_sql, records
+from kubetrail.lake.engine import Engine, Result, dedup_sql, records
 
 __all__ = [
     "TOP_DIMENSIONS",
     "Filters",
     "Minute",
+    "Top",
     "TopRow",
     "object_filters",
     "parse_time",
@@ -226,12 +229,12 @@ def where_sql(filters: Filters, now: datetime) -> tuple[list[str], list[object]]
             f"--since {filters.since} is not before --until {filters.until}: an empty window"
         )
     if since:
-        # The date condition lets the engine skip whole partitions.
-        conds += ["date >= ?", "received_at >= ?"]
-        params += [since.date(), since]
+        # The partition conditions let the engine skip whole days and hours of files.
+        conds += ["(date > ? OR (date = ? AND hour >= ?))", "received_at >= ?"]
+        params += [since.date(), since.date(), since.hour, since]
     if until:
-        conds += ["date <= ?", "received_at < ?"]
-        params += [until.date(), until]
+        conds += ["(date < ? OR (date = ? AND hour <= ?))", "received_at < ?"]
+        params += [until.date(), until.date(), until.hour, until]
     if filters.decision:
         decision = filters.decision.lower()
         if decision not in ("allow", "forbid"):
@@ -264,10 +267,16 @@ def _selected(filters: Filters, now: datetime, *, all_stages: bool) -> tuple[str
     if all_stages:
         return rows, params
     last = (
-        f"SELECT * FROM ({rows}) QUALIFY row_number() OVER "
+        f"SELECT * FROM ({rows}) QUALIFY rank() OVER "
         f"(PARTITION BY {_REQUEST} ORDER BY {_STAGE_RANK} DESC, stage_at DESC) = 1"
     )
     return last, params
+
+
+# Two phases: the request keys first (narrow columns, cheap to scan, sort and deduplicate),
+# then the whole rows of at most this many events (their bodies are what costs).
+_TWO_PHASE_MAX: Final = 10_000
+_EXACT: Final = ("cluster", "audit_id", "received_at", "stage", "stage_at", "event_hash")
 
 
 def search(
@@ -279,14 +288,58 @@ def search(
     limit: int | None = 100,
     oldest_first: bool = False,
 ) -> list[dict[str, object]]:
-    """The matching events as lake rows (JSON-ready values), newest first."""
-    rows, params = _selected(filters, now, all_stages=all_stages)
+    """The matching events as lake rows (JSON-ready values), newest first.
+
+    With a ``limit`` (up to 10,000), the filters run over the key columns only; the full rows
+    (with their bodies) are then read for the events chosen, instead of for every match.
+    """
     order = "ASC" if oldest_first else "DESC"
-    sql = f"SELECT * FROM ({rows}) ORDER BY received_at {order}, stage_at {order}, audit_id"
-    if limit is not None:
-        sql += " LIMIT ?"
-        params = [*params, int(limit)]
-    return records(engine.query(sql, params))
+    # A total order (ties of time are common: one request's stages, bursts of a controller).
+    sort = f"received_at {order}, stage_at {order}, audit_id, {_STAGE_RANK} {order}, event_hash"
+    if limit is None or limit > _TWO_PHASE_MAX:
+        rows, params = _selected(filters, now, all_stages=all_stages)
+        sql = f"SELECT * FROM ({rows}) ORDER BY {sort}"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params = [*params, int(limit)]
+        return records(engine.query(sql, params))
+    conds, params = where_sql(filters, now)
+    where = " WHERE " + " AND ".join(conds) if conds else ""
+    keys = f"SELECT DISTINCT {', '.join(_EXACT)} FROM raw_events{where}"  # exact dups fold
+    if not all_stages:
+        keys = (
+            f"SELECT * FROM ({keys}) QUALIFY rank() OVER "
+            f"(PARTITION BY {_REQUEST} ORDER BY {_STAGE_RANK} DESC, stage_at DESC) = 1"
+        )
+    chosen = engine.query(f"SELECT * FROM ({keys}) ORDER BY {sort} LIMIT ?", [*params, limit])
+    if not chosen.rows:
+        return []
+    return records(_fetch(engine, chosen.rows))
+
+
+def _fetch(engine: Engine, keys: list[tuple[object, ...]]) -> Result:
+    """The whole rows of the events whose exact keys are given, in that order (the first
+    ingested copy of an exact duplicate, as the ``events`` view keeps)."""
+    ids = [k[1] for k in keys if k[1] is not None]
+    times = [k[2] for k in keys if isinstance(k[2], datetime)]
+    low, high = min(times), max(times)
+    cond = "audit_id IN (SELECT unnest(?))"
+    if len(ids) < len(keys):
+        cond = f"({cond} OR audit_id IS NULL)"
+    result = engine.query(
+        f"SELECT * FROM raw_events WHERE {cond} AND received_at BETWEEN ? AND ? "
+        "AND date BETWEEN ? AND ? ORDER BY ingested_at, source",
+        [ids, low, high, low.date(), high.date()],
+    )
+    at = [result.columns.index(c) for c in _EXACT]
+    first: dict[tuple[object, ...], tuple[object, ...]] = {}
+    for row in result.rows:
+        first.setdefault(tuple(row[i] for i in at), row)
+    return Result(
+        columns=result.columns,
+        types=result.types,
+        rows=[first[tuple(k)] for k in keys if tuple(k) in first],
+    )
 
 
 class Minute(msgspec.Struct, frozen=True):
@@ -357,8 +410,16 @@ TOP_DIMENSIONS: Final = {
 
 class TopRow(msgspec.Struct, frozen=True):
     value: str | None
-    events: int
-    bytes: int  # request and response bodies, as stored
+    events: int  # requests
+    bytes: int  # of their events as stored (canonical, redacted; the last stage's)
+
+
+class Top(msgspec.Struct, frozen=True):
+    by: str
+    rows: list[TopRow]  # the largest, at most ``limit``
+    events: int  # every matching request
+    bytes: int
+    unsized: int  # requests stored before the lake recorded event sizes (schema 1)
 
 
 def top(
@@ -368,23 +429,29 @@ def top(
     now: datetime,
     *,
     limit: int = 20,
-) -> tuple[list[TopRow], int, int]:
-    """Requests (final stage) and body bytes by one dimension, largest first; and the totals."""
+) -> Top:
+    """Requests and their bytes by one dimension, largest first; and the totals."""
     if by not in TOP_DIMENSIONS:
         raise UsageError(f"--by {by!r}: give one of {', '.join(TOP_DIMENSIONS)}")
-    rows, params = _selected(filters, now, all_stages=False)
-    size = "coalesce(strlen(request_object), 0) + coalesce(strlen(response_object), 0)"
+    conds, params = where_sql(filters, now)
+    where = " WHERE " + " AND ".join(conds) if conds else ""
+    # One row per request (which also folds exact duplicates), valued as its last stage: a
+    # hash aggregate, far cheaper on a large lake than the window search() uses.
+    per_request = (
+        f"SELECT arg_max({TOP_DIMENSIONS[by]}, {_STAGE_RANK}) AS value, "
+        f"arg_max(event_bytes, {_STAGE_RANK}) AS bytes FROM raw_events{where} GROUP BY {_REQUEST}"
+    )
     sql = (
-        f"SELECT {TOP_DIMENSIONS[by]} AS value, count(*) AS events, sum({size}) AS bytes "
-        f"FROM ({rows}) GROUP BY ALL ORDER BY events DESC, bytes DESC, value NULLS LAST"
+        "SELECT value, count(*) AS events, sum(bytes) AS bytes, count(*) - count(bytes) "
+        f"FROM ({per_request}) GROUP BY value ORDER BY events DESC, bytes DESC, value NULLS LAST"
     )
     result = engine.query(sql, params).rows
-    total_events = sum(int(r[1]) for r in result)
-    total_bytes = sum(int(r[2] or 0) for r in result)
-    return (
-        [TopRow(value=r[0], events=int(r[1]), bytes=int(r[2] or 0)) for r in result[:limit]],
-        total_events,
-        total_bytes,
+    return Top(
+        by=by,
+        rows=[TopRow(value=r[0], events=int(r[1]), bytes=int(r[2] or 0)) for r in result[:limit]],
+        events=sum(int(r[1]) for r in result),
+        bytes=sum(int(r[2] or 0) for r in result),
+        unsized=sum(int(r[3]) for r in result),
     )
 
 
