@@ -401,7 +401,7 @@ def health_command(lake: str | None, silent_after: str, fmt: str) -> int:
         for s in result.streams:
             server = s.apiserver or "(API server unknown)"
             lag = (
-                f", ingest lag p50 {s.lag_p50_seconds:.1f}s"
+                f", ingest lag p50 {_ago(s.lag_p50_seconds)}"
                 if s.lag_p50_seconds is not None
                 else ""
             )
@@ -424,6 +424,8 @@ def health_command(lake: str | None, silent_after: str, fmt: str) -> int:
 
 
 def _ago(seconds: float) -> str:
+    if seconds < 10:
+        return f"{seconds:.1f}s"
     if seconds < 120:
         return f"{seconds:.0f}s"
     if seconds < 7200:
