@@ -66,6 +66,7 @@ import msgspec
 
 from kubetrail.errors import InputError, UsageError
 from kubetrail.ingest.pipeline import Ingestor
+from kubetrail.lake.store import fsync_dir
 
 __all__ = [
     "CHECKPOINT_VERSION",
@@ -160,15 +161,6 @@ def _digest(data: bytes) -> str:
 def _fmt_ts(when: datetime) -> str:
     when = when.astimezone(UTC)
     return when.strftime("%Y-%m-%dT%H-%M-%S.") + f"{when.microsecond // 1000:03d}"
-
-
-def _fsync_dir(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 def _gz_head(path: Path) -> bytes | None:
@@ -882,7 +874,7 @@ class Follower:
         finally:
             os.close(fd)
         os.replace(tmp, target)
-        _fsync_dir(target.parent)
+        fsync_dir(target.parent)
         self.stats.checkpoints += 1
 
     def _load(self) -> Checkpoint | None:

@@ -71,7 +71,7 @@ import msgspec
 from kubetrail.errors import InputError, UsageError
 from kubetrail.ingest.pipeline import Clock, Ingestor
 from kubetrail.lake.schema import Rows
-from kubetrail.lake.store import Lake
+from kubetrail.lake.store import Lake, fsync_dir
 from kubetrail.model.event import Event
 
 __all__ = [
@@ -387,7 +387,7 @@ class WriteAheadLog:
             self._size = 0
             self._first = time.monotonic()
             if self.fsync:
-                _fsync_dir(self.directory)
+                fsync_dir(self.directory)
         try:
             view = memoryview(data)
             while view:
@@ -444,15 +444,6 @@ class WriteAheadLog:
         self._thread.join()
         with self._file_lock:
             self._close_current()
-
-
-def _fsync_dir(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -70,7 +70,8 @@ class Hold(msgspec.Struct, frozen=True, kw_only=True):
     created: str
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
+    """fsync a directory, so that a rename or a new file in it is durable (best effort)."""
     with contextlib.suppress(OSError):
         fd = os.open(path, os.O_RDONLY)
         try:
@@ -88,7 +89,7 @@ def _write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
     finally:
         os.close(fd)
     os.replace(tmp, path)
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 def _sha256(path: Path) -> str:
@@ -225,7 +226,7 @@ class Lake:
         target = self.root / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(path, target)
-        _fsync_dir(target.parent)
+        fsync_dir(target.parent)
         return entry
 
     def stored_keys(
