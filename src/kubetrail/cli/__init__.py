@@ -15,6 +15,7 @@ import click
 from kubetrail import __version__
 from kubetrail.cli.coverage import coverage
 from kubetrail.cli.deploy import deploy
+from kubetrail.cli.detect import detect, detections
 from kubetrail.cli.diff import diff_command, tune
 from kubetrail.cli.follow import follow
 from kubetrail.cli.lake import ingest, lake_group, sql
@@ -66,6 +67,8 @@ cli.add_command(lake_group)
 cli.add_command(search)
 cli.add_command(timeline)
 cli.add_command(top)
+cli.add_command(detect)
+cli.add_command(detections)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,1 @@
+"""Detections: Sigma rules (parsed by pySigma) over audit events, files and the lake."""

@@ -1,0 +1,136 @@
+"""Sigma rule packs: parsed and validated by pySigma, compiled for in-process evaluation.
+
+A pack is a directory of ``*.yml`` Sigma rules (or single files). Only rules for
+``logsource: product: kubernetes, service: audit`` are taken; others are reported as skipped.
+Tags name techniques of kubetrail's catalogue as ``kubetrail.<technique-id>`` beside the usual
+``attack.tNNNN``. The bundled pack is ``kubetrail/data/rules``.
+
+Errors are collected per file (a rule that does not parse, a condition that cannot be
+compiled) and returned with the rules that loaded: one bad rule does not stop the others.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any, Final
+
+import msgspec
+
+from kubetrail.detect.match import Predicate, compile_condition
+from kubetrail.errors import InputError
+
+__all__ = ["LEVELS", "Rule", "RuleProblem", "bundled_pack", "load_rules"]
+
+LEVELS: Final = ("informational", "low", "medium", "high", "critical")
+
+
+class Rule(msgspec.Struct, frozen=True, kw_only=True):
+    id: str
+    name: str  # the file's stem: a stable, readable handle (``privileged-container``)
+    title: str
+    level: str
+    description: str
+    path: str
+    techniques: tuple[str, ...]  # catalogue ids (tags kubetrail.<id>)
+    attack: tuple[str, ...]  # ATT&CK ids (tags attack.tNNNN), upper case
+    tags: tuple[str, ...]
+    fields: tuple[str, ...]  # every event field the detection reads
+    predicates: tuple[Predicate, ...] = ()  # one per condition; the rule fires if any is True
+
+    def matches(self, event: Any) -> bool:
+        return any(p(event) is True for p in self.predicates)
+
+
+class RuleProblem(msgspec.Struct, frozen=True):
+    path: str
+    message: str
+
+
+def bundled_pack() -> Path:
+    return Path(str(importlib.resources.files("kubetrail") / "data" / "rules"))
+
+
+def _files(paths: Iterable[str | Path]) -> list[Path]:
+    out: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            out += sorted(p for p in path.rglob("*") if p.suffix in (".yml", ".yaml"))
+        elif path.exists():
+            out.append(path)
+        else:
+            raise InputError("no such rule file or directory", path=str(path))
+    return out
+
+
+def _fields(node: Any, out: list[str]) -> None:
+    from sigma.conditions import ConditionFieldEqualsValueExpression
+
+    if isinstance(node, ConditionFieldEqualsValueExpression):
+        if node.field not in out:
+            out.append(str(node.field))
+        return
+    for arg in getattr(node, "args", ()):
+        _fields(arg, out)
+
+
+def load_rules(paths: Sequence[str | Path] | None = None) -> tuple[list[Rule], list[RuleProblem]]:
+    """The Kubernetes audit rules in ``paths`` (default: the bundled pack), and the problems."""
+    import yaml
+    from sigma.exceptions import SigmaError
+    from sigma.rule import SigmaRule
+
+    rules: list[Rule] = []
+    problems: list[RuleProblem] = []
+    seen: dict[str, str] = {}
+    for file in _files(paths or [bundled_pack()]):
+        where = str(file)
+        try:
+            sigma = SigmaRule.from_yaml(file.read_text(encoding="utf-8"))
+        except (SigmaError, ValueError, yaml.YAMLError) as exc:
+            problems.append(RuleProblem(where, f"not a valid Sigma rule: {exc}"))
+            continue
+        source = sigma.logsource
+        if (source.product, source.service) != ("kubernetes", "audit"):
+            problems.append(
+                RuleProblem(where, "skipped: logsource is not product kubernetes, service audit")
+            )
+            continue
+        try:
+            trees = [c.parsed for c in sigma.detection.parsed_condition]
+            predicates = tuple(compile_condition(t) for t in trees)
+        except (SigmaError, InputError) as exc:
+            problems.append(RuleProblem(where, f"cannot evaluate: {exc}"))
+            continue
+        rule_id = str(sigma.id or file.stem)
+        if rule_id in seen:
+            problems.append(RuleProblem(where, f"duplicate id {rule_id} (also {seen[rule_id]})"))
+            continue
+        seen[rule_id] = where
+        tags = tuple(f"{t.namespace}.{t.name}" for t in sigma.tags)
+        fields: list[str] = []
+        for tree in trees:
+            _fields(tree, fields)
+        level = sigma.level.name.lower() if sigma.level is not None else "medium"
+        rules.append(
+            Rule(
+                id=rule_id,
+                name=file.stem,
+                title=sigma.title,
+                level=level,
+                description=(sigma.description or "").strip(),
+                path=where,
+                techniques=tuple(t.split(".", 1)[1] for t in tags if t.startswith("kubetrail.")),
+                attack=tuple(
+                    t.split(".", 1)[1].upper()
+                    for t in tags
+                    if t.startswith("attack.t") and t[8:9].isdigit()
+                ),
+                tags=tags,
+                fields=tuple(fields),
+                predicates=predicates,
+            )
+        )
+    return rules, problems

@@ -1,0 +1,90 @@
+"""detect and detections list from the outside."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from kubetrail.cli import main
+from tests.lake.conftest import event
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def log(tmp_path: Path) -> Path:
+    path = tmp_path / "audit.log"
+    exec_ref = {"resource": "pods", "subresource": "exec", "namespace": "prod", "name": "db"}
+    path.write_bytes(
+        b"\n".join(
+            [
+                event("e1", verb="get", objectRef=exec_ref, stage="ResponseStarted"),
+                event("e1", verb="get", objectRef=exec_ref),
+                event("ok", verb="get"),
+                b"{not json",
+            ]
+        )
+        + b"\n"
+    )
+    return path
+
+
+def test_detect_files_sentences_and_json(capsys: pytest.CaptureFixture[str], log: Path) -> None:
+    code, out, err = run(capsys, "detect", str(log))
+    assert code == 0
+    assert out.splitlines() == [
+        "MEDIUM   pod-exec: 2026-11-26 10:15:00Z alice ran a command in pod prod/db from "
+        "10.0.0.1 using kubectl/v1.30.0 — allowed"
+    ]
+    assert "1 malformed" in err
+    assert "1 finding(s) from 21 rule(s): 1 medium" in err
+    code, out, _ = run(capsys, "detect", str(log), "-o", "json")
+    (finding,) = json.loads(out)
+    assert finding["rule"] == "pod-exec"
+    assert finding["techniques"] == ["exec-into-container", "attach-to-container"]
+    assert finding["audit_id"] == "e1"
+
+
+def test_detect_lake_and_fail_on(
+    capsys: pytest.CaptureFixture[str], log: Path, tmp_path: Path
+) -> None:
+    lake = str(tmp_path / "lake")
+    assert main(["ingest", str(log), "--lake", lake]) == 0
+    capsys.readouterr()
+    code, out, _ = run(capsys, "detect", "--lake", lake, "-o", "jsonl", "--fail-on", "medium")
+    assert code == 1
+    assert [json.loads(line)["rule"] for line in out.splitlines()] == ["pod-exec"]
+    code, out, _ = run(capsys, "detect", "--lake", lake, "--min-level", "high")
+    assert (code, out) == (0, "")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ([], "give audit log files"),
+        (["x.log", "--lake", "y"], "give audit log files"),
+        (["x.log", "--since", "1h"], "--since goes with --lake"),
+    ],
+)
+def test_detect_usage_errors(
+    capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    code, _, err = run(capsys, "detect", *args)
+    assert code == 2
+    assert message in err
+
+
+def test_detections_list(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "detections", "list")
+    assert code == 0
+    assert out.splitlines()[1].split()[:2] == ["binding-to-public-groups", "critical"]
+    assert "21 rules covering 20 catalogue techniques" in err
+    code, out, _ = run(capsys, "detections", "list", "-o", "json")
+    names = {r["name"] for r in json.loads(out)}
+    assert {"pod-exec", "privileged-container"} <= names
