@@ -105,3 +105,7 @@ say "20. Everything one identity did, minute by minute (the generated CI account
 say "21. Who is busiest? (requests and the bytes they cost in the log)" \
     "kubetrail top --lake ./lake --by user --limit 6"
 "$KT" top --lake "$lake" --by user --limit 6 || exit 1
+
+say "22. Detect attacks: Sigma rules over the lake (the generated CI account's attack stands out)" \
+    "kubetrail detect --lake ./lake --min-level high"
+"$KT" detect --lake "$lake" --min-level high | head -8 || exit 1
