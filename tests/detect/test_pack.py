@@ -423,3 +423,20 @@ def test_files_and_lake_give_the_same_findings(tmp_path: Path, corpus: Path) -> 
         engine.close()
     assert len(from_files) > 20
     assert from_lake == from_files
+
+
+def test_the_resource_index_changes_no_finding(tmp_path: Path, corpus: Path) -> None:
+    """detect() evaluates only the rules an event's resource allows; evaluating every rule on
+    every event gives the same findings."""
+    paths = expand_paths([str(_sample(tmp_path, 3)), str(corpus / "upstream" / "falco")])
+    events = [e for e, _ in file_events(paths, ReadReport())]
+    indexed = {(f.rule, f.audit_id) for f in detect(RULES, [(e, {}) for e in events])}
+    brute = {
+        (r.name, e.get("auditID"))
+        for e in events
+        for r in RULES
+        if r.level != "informational" and r.matches(e)
+    }
+    assert len(indexed) > 20
+    assert indexed == brute
+    assert all(BY_NAME[n].resources for n in ("pod-exec", "privileged-container"))

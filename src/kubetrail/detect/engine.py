@@ -56,11 +56,26 @@ def detect(
 
     floor = LEVELS.index(min_level)
     chosen = [r for r in rules if LEVELS.index(r.level) >= floor]
+    # Rules indexed by the resource they require: an event meets only the rules that can fire.
+    anywhere = [r for r in chosen if r.resources is None]
+    by_resource: dict[str, list[Rule]] = {}
+    for rule in chosen:
+        for resource in rule.resources or ():
+            by_resource.setdefault(resource, []).append(rule)
+    order = {id(r): i for i, r in enumerate(chosen)}
+    candidates: dict[str, list[Rule]] = {}
     fired: set[tuple[object, ...]] = set()
     for event, row in events:
         cluster = row.get("cluster") if row else None
         key = _request_key(event, cluster if isinstance(cluster, str) else None)
-        for rule in chosen:
+        ref = event.get("objectRef")
+        ref_resource = ref.get("resource") if isinstance(ref, dict) else None
+        res_key = str(ref_resource).lower() if ref_resource is not None else ""
+        todo = candidates.get(res_key)
+        if todo is None:
+            todo = sorted([*anywhere, *by_resource.get(res_key, [])], key=lambda r: order[id(r)])
+            candidates[res_key] = todo
+        for rule in todo:
             if (rule.id, *key) in fired or not rule.matches(event):
                 continue
             fired.add((rule.id, *key))

@@ -27,7 +27,7 @@ from typing import Any, Final
 
 from kubetrail.errors import InputError
 
-__all__ = ["BODIES", "Predicate", "compile_condition", "lookup"]
+__all__ = ["BODIES", "Predicate", "compile_condition", "lookup", "plain_leaf"]
 
 BODIES: Final = frozenset({"requestObject", "responseObject"})
 _MISSING: Final = object()
@@ -38,12 +38,35 @@ Predicate = Callable[[Mapping[str, Any]], bool | None]
 def lookup(event: Mapping[str, Any], path: str) -> list[Any] | None:
     """Every value at ``path`` (several where the path crosses lists); ``[]`` if absent; None if
     the path reads a body the event does not carry."""
+    return _getter(path)(event)
+
+
+def _getter(path: str) -> Callable[[Mapping[str, Any]], list[Any] | None]:
+    """:func:`lookup` for one path, prepared once: plain nested dicts are walked directly;
+    lists and keys holding dots take the general walk."""
     parts = path.split(".")
-    if parts[0] in BODIES and event.get(parts[0]) is None:
-        return None
-    found: list[Any] = []
-    _walk(event, parts, found)
-    return found
+    body = parts[0] in BODIES
+
+    def get(event: Mapping[str, Any]) -> list[Any] | None:
+        if body and event.get(parts[0]) is None:
+            return None
+        node: Any = event
+        for part in parts:
+            if not isinstance(node, dict):
+                break
+            child = node.get(part, _MISSING)
+            if child is _MISSING:
+                break  # perhaps a key with dots: the general walk decides
+            node = child
+        else:
+            if isinstance(node, list):
+                return node
+            return [node]
+        found: list[Any] = []
+        _walk(event, parts, found)
+        return found
+
+    return get
 
 
 def _walk(node: Any, parts: list[str], out: list[Any]) -> None:
@@ -68,6 +91,13 @@ def _walk(node: Any, parts: list[str], out: list[Any]) -> None:
 
 
 def _leaf(field: str, value: Any) -> Predicate:
+    get = _getter(field)
+    return _leaf_with(field, value, get)
+
+
+def _leaf_with(
+    field: str, value: Any, get: Callable[[Mapping[str, Any]], list[Any] | None]
+) -> Predicate:
     from sigma.types import (
         SigmaBool,
         SigmaCIDRExpression,
@@ -83,7 +113,7 @@ def _leaf(field: str, value: Any) -> Predicate:
         wanted = bool(value.exists)
 
         def exists(event: Mapping[str, Any]) -> bool | None:
-            values = lookup(event, field)
+            values = get(event)
             if values is None:
                 return None
             return any(v is not None for v in values) == wanted
@@ -92,7 +122,7 @@ def _leaf(field: str, value: Any) -> Predicate:
     if isinstance(value, SigmaNull):
 
         def is_null(event: Mapping[str, Any]) -> bool | None:
-            values = lookup(event, field)
+            values = get(event)
             if values is None:
                 return None
             return not values or any(v is None for v in values)
@@ -158,7 +188,7 @@ def _leaf(field: str, value: Any) -> Predicate:
         raise InputError(f"field {field!r}: a {type(value).__name__} value is not supported")
 
     def match(event: Mapping[str, Any]) -> bool | None:
-        values = lookup(event, field)
+        values = get(event)
         if values is None:
             return None
         return any(test(v) for v in values)
@@ -206,6 +236,7 @@ def compile_condition(node: Any) -> Predicate:
 
         return conjunction
     if isinstance(node, ConditionOR):
+        args = _merge_plain_alternatives(node.args) or args
 
         def disjunction(event: Mapping[str, Any]) -> bool | None:
             unknown = False
@@ -218,3 +249,55 @@ def compile_condition(node: Any) -> Predicate:
 
         return disjunction
     raise InputError(f"unsupported condition element {type(node).__name__}")
+
+
+def plain_leaf(node: Any) -> tuple[str, str] | None:
+    """(field, lower-case text) of a ``field = plain string`` leaf (no wildcard, not cased)."""
+    from sigma.conditions import ConditionFieldEqualsValueExpression
+    from sigma.types import SigmaString
+
+    if not isinstance(node, ConditionFieldEqualsValueExpression):
+        return None
+    value = node.value
+    if type(value) is not SigmaString or value.contains_special():
+        return None
+    return str(node.field), "".join(str(part) for part in value.s).lower()
+
+
+def _merge_plain_alternatives(nodes: Any) -> list[Predicate] | None:
+    """``verb: [create, update, patch]`` is an OR of three leaves on one field: one lookup and
+    a set test instead (the same answer, three-valued included)."""
+    plain = [plain_leaf(n) for n in nodes]
+    fields = {p[0] for p in plain if p is not None}
+    if not any(sum(1 for p in plain if p and p[0] == f) > 1 for f in fields):
+        return None
+    merged: list[Predicate] = []
+    done: set[str] = set()
+    for node, info in zip(nodes, plain, strict=True):
+        if info is None:
+            merged.append(compile_condition(node))
+            continue
+        field = info[0]
+        if field in done:
+            continue
+        done.add(field)
+        wanted = frozenset(p[1] for p in plain if p is not None and p[0] == field)
+        merged.append(_member(field, wanted))
+    return merged
+
+
+def _member(field: str, wanted: frozenset[str]) -> Predicate:
+    get = _getter(field)
+
+    def member(event: Mapping[str, Any]) -> bool | None:
+        values = get(event)
+        if values is None:
+            return None
+        return any(
+            isinstance(v, str | int | float)
+            and not isinstance(v, bool)
+            and _text(v).lower() in wanted
+            for v in values
+        )
+
+    return member

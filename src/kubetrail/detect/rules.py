@@ -18,7 +18,7 @@ from typing import Any, Final
 
 import msgspec
 
-from kubetrail.detect.match import Predicate, compile_condition
+from kubetrail.detect.match import Predicate, compile_condition, plain_leaf
 from kubetrail.errors import InputError
 
 __all__ = ["LEVELS", "Rule", "RuleProblem", "bundled_pack", "load_rules"]
@@ -38,6 +38,9 @@ class Rule(msgspec.Struct, frozen=True, kw_only=True):
     tags: tuple[str, ...]
     fields: tuple[str, ...]  # every event field the detection reads
     predicates: tuple[Predicate, ...] = ()  # one per condition; the rule fires if any is True
+    # The objectRef.resource values the rule requires (None: any): events of other resources
+    # are not evaluated at all.
+    resources: frozenset[str] | None = None
 
     def matches(self, event: Any) -> bool:
         return any(p(event) is True for p in self.predicates)
@@ -74,6 +77,26 @@ def _fields(node: Any, out: list[str]) -> None:
         return
     for arg in getattr(node, "args", ()):
         _fields(arg, out)
+
+
+def _required(node: Any, field: str) -> frozenset[str] | None:
+    """The plain values ``field`` must take for ``node`` to be true, if the condition says so
+    in its top-level AND (``field: a`` or ``field: [a, b]``); None otherwise."""
+    from sigma.conditions import ConditionAND, ConditionOR
+
+    if isinstance(node, ConditionAND):
+        for arg in node.args:
+            found = _required(arg, field)
+            if found is not None:
+                return found
+        return None
+    if isinstance(node, ConditionOR):
+        plain = [plain_leaf(a) for a in node.args]
+        if plain and all(p is not None and p[0] == field for p in plain):
+            return frozenset(p[1] for p in plain if p is not None)
+        return None
+    single = plain_leaf(node)
+    return frozenset({single[1]}) if single is not None and single[0] == field else None
 
 
 def load_rules(paths: Sequence[str | Path] | None = None) -> tuple[list[Rule], list[RuleProblem]]:
@@ -131,6 +154,13 @@ def load_rules(paths: Sequence[str | Path] | None = None) -> tuple[list[Rule], l
                 tags=tags,
                 fields=tuple(fields),
                 predicates=predicates,
+                resources=_union([_required(t, "objectRef.resource") for t in trees]),
             )
         )
     return rules, problems
+
+
+def _union(sets: list[frozenset[str] | None]) -> frozenset[str] | None:
+    if not sets or any(s is None for s in sets):
+        return None
+    return frozenset().union(*(s for s in sets if s is not None))
