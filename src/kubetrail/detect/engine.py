@@ -235,8 +235,8 @@ def file_events(
 
     for line in read_lines(paths, report, stdin=stdin):
         try:
-            doc = json.loads(line.data)
-        except ValueError as exc:
+            doc = msgspec.json.decode(line.data)
+        except msgspec.DecodeError as exc:
             report.bad_line(line, f"not JSON: {exc}")
             continue
         for item in unwrap(doc):
