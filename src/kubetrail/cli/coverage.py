@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -33,6 +33,15 @@ STATUS_COLOR = {"missed": "red", "partial": "yellow", "unsafe": "magenta", "cove
     metavar="PCT",
     help="Exit 1 when fewer than PCT%% of the techniques are covered.",
 )
+@click.option(
+    "--rules",
+    "rule_pack",
+    is_flag=False,
+    flag_value="",
+    default=None,
+    metavar="[PACK]",
+    help="Also say which detection rules the policy blinds (the flag alone: the bundled pack).",
+)
 @kube_version_option
 def coverage(
     policy_file: str | None,
@@ -40,6 +49,7 @@ def coverage(
     list_profiles: bool,
     fmt: str,
     fail_under: float | None,
+    rule_pack: str | None,
     kube_version: str | None,
 ) -> int:
     """Show which attack techniques POLICY logs, which it misses, and why.
@@ -63,6 +73,7 @@ def coverage(
       kubetrail policy coverage audit-policy.yaml
       kubetrail policy coverage --profile eks
       kubetrail policy coverage policy.yaml --format json --fail-under 90
+      kubetrail policy coverage policy.yaml --rules      # which bundled rules it blinds
     """
     import msgspec
 
@@ -95,12 +106,26 @@ def coverage(
             echo_diagnostic(diag)
         raise
     result = compute(loaded.policy, load_techniques(), source=source)
+    sights = None
+    if rule_pack is not None:
+        from kubetrail.detect.blinding import blinding
+        from kubetrail.detect.rules import load_rules
+
+        rules, problems = load_rules([rule_pack] if rule_pack else None)
+        for problem in problems:
+            click.echo(f"{problem.path}: {problem.message}", err=True)
+        sights = blinding(loaded.policy, rules)
     if fmt == "json":
-        click.echo(msgspec.json.encode(to_json(result)).decode())
+        doc = to_json(result)
+        if sights is not None:
+            doc["rules"] = [_sight_json(s, loaded) for s in sights]
+        click.echo(msgspec.json.encode(doc).decode())
     elif fmt == "markdown":
         _markdown(result, loaded)
     else:
         _text(result, loaded)
+        if sights is not None:
+            _rules_text(sights, loaded)
     if fail_under is not None and result.percent() < fail_under:
         if fmt == "text":
             click.echo(
@@ -164,3 +189,52 @@ def _markdown(result: Coverage, loaded: LoadedPolicy) -> None:
             f"| {t.status} | {tech.name} (`{tech.id}`) | {tech.tactic} | "
             f"{tech.min_level.value} | {gap} |"
         )
+
+
+SIGHT_COLOR = {"broken": "magenta", "blinded": "red", "partly blinded": "yellow", "live": "green"}
+
+
+def _sight_gap(sight: Any, loaded: LoadedPolicy) -> str:
+    gaps = sight.gaps
+    if sight.sight == "broken":
+        return "no request can make it fire"
+    if not gaps:
+        return ""
+    p = gaps[0]
+    if p.rule is None:
+        why = "no rule matches (None)"
+    else:
+        line = loaded.rule_line(p.rule)
+        why = f"{p.level.value} by rules[{p.rule}]" + (f" line {line}" if line else "")
+    more = f" (+{len(gaps) - 1} more)" if len(gaps) > 1 else ""
+    return f"{p.attributes.describe()} as {p.caller}: {why}{more}"
+
+
+def _sight_json(sight: Any, loaded: LoadedPolicy) -> dict[str, object]:
+    return {
+        "rule": sight.rule.name,
+        "title": sight.rule.title,
+        "level": sight.rule.level,
+        "needs": sight.needs.value,
+        "sight": sight.sight,
+        "probes": len(sight.probes),
+        "blind": len(sight.gaps),
+        "gap": _sight_gap(sight, loaded),
+    }
+
+
+def _rules_text(sights: list[Any], loaded: LoadedPolicy) -> None:
+    blind = [s for s in sights if s.sight != "live"]
+    click.echo()
+    click.echo(
+        f"detection rules: your policy blinds {sum(s.sight == 'blinded' for s in sights)} and "
+        f"partly blinds {sum(s.sight == 'partly blinded' for s in sights)} of {len(sights)} "
+        f"rules ({sum(s.sight == 'broken' for s in sights)} can never fire)"
+    )
+    if not blind:
+        return
+    click.echo()
+    click.echo(f"{'SIGHT':<15} {'RULE':<32} {'NEEDS':<9} GAP")
+    for s in blind:
+        status = click.style(f"{s.sight:<15}", fg=SIGHT_COLOR[s.sight])
+        click.echo(f"{status} {s.rule.name:<32} {s.needs.value:<9} {_sight_gap(s, loaded)}")

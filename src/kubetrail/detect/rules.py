@@ -41,6 +41,7 @@ class Rule(msgspec.Struct, frozen=True, kw_only=True):
     # The objectRef.resource values the rule requires (None: any): events of other resources
     # are not evaluated at all.
     resources: frozenset[str] | None = None
+    trees: tuple[Any, ...] = ()  # pySigma's resolved conditions (for analyses of the rule)
 
     def matches(self, event: Any) -> bool:
         return any(p(event) is True for p in self.predicates)
@@ -79,14 +80,14 @@ def _fields(node: Any, out: list[str]) -> None:
         _fields(arg, out)
 
 
-def _required(node: Any, field: str) -> frozenset[str] | None:
+def required(node: Any, field: str) -> frozenset[str] | None:
     """The plain values ``field`` must take for ``node`` to be true, if the condition says so
     in its top-level AND (``field: a`` or ``field: [a, b]``); None otherwise."""
     from sigma.conditions import ConditionAND, ConditionOR
 
     if isinstance(node, ConditionAND):
         for arg in node.args:
-            found = _required(arg, field)
+            found = required(arg, field)
             if found is not None:
                 return found
         return None
@@ -154,7 +155,8 @@ def load_rules(paths: Sequence[str | Path] | None = None) -> tuple[list[Rule], l
                 tags=tags,
                 fields=tuple(fields),
                 predicates=predicates,
-                resources=_union([_required(t, "objectRef.resource") for t in trees]),
+                resources=_union([required(t, "objectRef.resource") for t in trees]),
+                trees=tuple(trees),
             )
         )
     return rules, problems

@@ -1,0 +1,222 @@
+"""Which detection rules an audit policy blinds: can each rule still fire under the policy?
+
+For every rule, the requests it watches are derived from its condition (the resources, verbs
+and subresources its top-level AND requires; a representative request where it requires
+none) and tried with the policy for each of the coverage engine's callers (a user, service
+accounts in an app namespace and in kube-system, a node, anonymous). A probe counts only if
+the rule could fire on it at all: the rule is evaluated on the probe's event without bodies
+and must not be false (a rule that ignores ``system:`` callers is not blinded by a policy that
+drops a node's requests). The probe is *seen* if the policy logs it
+
+* at the level the rule's fields need (``Metadata``; ``Request`` when it reads
+  ``requestObject``; ``RequestResponse`` when it reads ``responseObject``), and
+* in a stage the rule can read: the stages it requires, else the outcome's stage
+  (``ResponseComplete``, or ``ResponseStarted`` for long-running requests).
+
+A rule is ``live`` when every relevant probe is seen, ``partly blinded`` when some are,
+``blinded`` when none is — and ``broken`` when no probe could make it fire: its condition
+asks for something no audit event carries.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from typing import Any, Final, Literal
+
+import msgspec
+
+from kubetrail.detect.rules import Rule
+from kubetrail.model.attributes import RequestAttributes
+from kubetrail.model.policy import Level, Policy, Stage
+from kubetrail.policy.coverage import CALLERS, Caller, outcome_logged
+from kubetrail.policy.evaluate import Evaluator
+
+__all__ = ["Probe", "RuleSight", "blinding"]
+
+Sight = Literal["live", "partly blinded", "blinded", "broken"]
+_COLLECTIONS: Final = frozenset({"create", "list", "watch", "deletecollection"})
+
+
+class Probe(msgspec.Struct, frozen=True):
+    caller: str
+    attributes: RequestAttributes
+    level: Level  # what the policy logs
+    rule: int | None  # the policy rule that decides it
+    seen: bool
+
+
+class RuleSight(msgspec.Struct, frozen=True):
+    rule: Rule
+    needs: Level
+    sight: Sight
+    probes: tuple[Probe, ...]
+
+    @property
+    def gaps(self) -> tuple[Probe, ...]:
+        return tuple(p for p in self.probes if not p.seen)
+
+
+def needed_level(rule: Rule) -> Level:
+    if any(f.startswith("responseObject") for f in rule.fields):
+        return Level.REQUEST_RESPONSE
+    if any(f.startswith("requestObject") for f in rule.fields):
+        return Level.REQUEST
+    return Level.METADATA
+
+
+def _group(resource: str) -> str:
+    from kubetrail.catalog.discovery import load_discovery
+    from kubetrail.policy.validate import NEWEST, KubeVersion
+
+    groups = load_discovery(KubeVersion(*NEWEST)).groups_serving(resource)
+    return "" if not groups or "" in groups else groups[0]
+
+
+def _namespaced(group: str, resource: str) -> bool:
+    from kubetrail.catalog.discovery import load_discovery
+    from kubetrail.policy.validate import NEWEST, KubeVersion
+
+    info = load_discovery(KubeVersion(*NEWEST)).lookup(group, resource)
+    return True if info is None else info.namespaced
+
+
+def _probes(rule: Rule) -> list[tuple[str, str, str, str]]:
+    """(resource, subresource, verb, namespace) of the requests the rule watches."""
+    from kubetrail.detect.rules import required
+
+    tree_values = [
+        (
+            required(t, "objectRef.subresource"),
+            required(t, "verb"),
+            required(t, "objectRef.namespace"),
+        )
+        for t in rule.trees
+    ]
+    resources = sorted(rule.resources) if rule.resources else ["pods"]
+    out: set[tuple[str, str, str, str]] = set()
+    for subs, verbs, namespaces in tree_values:
+        out.update(
+            itertools.product(
+                resources,
+                sorted(subs) if subs else [""],
+                sorted(verbs) if verbs else ["get"],
+                # No namespace named: the request in one namespace and across all of them.
+                sorted(namespaces) if namespaces else ["default", ""],
+            )
+        )
+    return sorted(out)
+
+
+def _event(attrs: RequestAttributes, stage: str, *, impersonating: bool) -> dict[str, Any]:
+    ref: dict[str, Any] = {"resource": attrs.resource, "apiVersion": "v1"}
+    ref |= {
+        key: value
+        for key, value in (
+            ("subresource", attrs.subresource),
+            ("namespace", attrs.namespace),
+            ("name", attrs.name),
+            ("apiGroup", attrs.api_group),
+        )
+        if value
+    }
+    event: dict[str, Any] = {
+        "stage": stage,
+        "verb": attrs.verb,
+        "requestURI": attrs.path,
+        "user": {"username": attrs.user, "groups": list(attrs.groups)},
+        "objectRef": ref,
+        "responseStatus": {"code": 200},
+        "annotations": {"authorization.k8s.io/decision": "allow"},
+    }
+    if impersonating:
+        # The policy sees the caller (the audit filter runs before impersonation is applied,
+        # k8s.io/apiserver pkg/server/config.go); the event also names whom it acts as.
+        event["impersonatedUser"] = {"username": "someone-else", "groups": []}
+    return event
+
+
+def _stages(rule: Rule) -> frozenset[Stage] | None:
+    from kubetrail.detect.rules import required
+
+    found: set[Stage] = set()
+    for tree in rule.trees:
+        values = required(tree, "stage")
+        if values is None:
+            return None
+        found |= {s for s in Stage if s.value.lower() in values}
+    return frozenset(found) or None
+
+
+def rule_sight(rule: Rule, evaluator: Evaluator, callers: Sequence[Caller] = CALLERS) -> RuleSight:
+    needs = needed_level(rule)
+    stages = _stages(rule)
+    impersonating = any(f.startswith("impersonatedUser") for f in rule.fields)
+    probes: list[Probe] = []
+    for resource, sub, verb, ns in _probes(rule):
+        group = _group(resource)
+        if not _namespaced(group, resource):
+            if ns:
+                continue
+            namespace = ""
+        elif not ns and (sub or verb not in ("list", "watch")):
+            continue  # only list and watch reach a namespaced resource across namespaces
+        else:
+            namespace = ns
+        name = "" if verb in _COLLECTIONS and not sub else "x"
+        base = f"/apis/{group}/v1" if group else "/api/v1"
+        path = base + (f"/namespaces/{namespace}" if namespace else "") + f"/{resource}"
+        path += f"/{name}" if name else ""
+        path += f"/{sub}" if sub else ""
+        for caller in callers:
+            attrs = RequestAttributes(
+                user=caller.identity.user,
+                groups=tuple(caller.identity.groups),
+                verb=verb,
+                namespace=namespace,
+                api_group=group,
+                api_version="v1",
+                resource=resource,
+                subresource=sub,
+                name=name,
+                path=path,
+                resource_request=True,
+            )
+            event_stage = min(s.value for s in stages) if stages else "ResponseComplete"
+            probe_event = _event(attrs, event_stage, impersonating=impersonating)
+            if all(p(probe_event) is False for p in rule.predicates):
+                continue  # the rule could not fire on this request anyway
+            decision = evaluator.evaluate(attrs)
+            if decision.level is Level.NONE:
+                logged = False
+            elif stages:
+                logged = not stages <= decision.omit_stages
+            else:
+                logged = outcome_logged(decision, attrs)
+            probes.append(
+                Probe(
+                    caller=caller.name,
+                    attributes=attrs,
+                    level=decision.level,
+                    rule=decision.rule,
+                    seen=logged and decision.level.at_least(needs),
+                )
+            )
+    sight: Sight
+    if not probes:
+        sight = "broken"
+    elif all(p.seen for p in probes):
+        sight = "live"
+    elif any(p.seen for p in probes):
+        sight = "partly blinded"
+    else:
+        sight = "blinded"
+    return RuleSight(rule=rule, needs=needs, sight=sight, probes=tuple(probes))
+
+
+def blinding(policy: Policy, rules: Sequence[Rule]) -> list[RuleSight]:
+    """Every rule's sight under ``policy``, worst first."""
+    evaluator = Evaluator(policy)
+    order = {"broken": 0, "blinded": 1, "partly blinded": 2, "live": 3}
+    sights = [rule_sight(r, evaluator) for r in rules]
+    return sorted(sights, key=lambda s: (order[s.sight], s.rule.name))
