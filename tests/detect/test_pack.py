@@ -440,3 +440,33 @@ def test_the_resource_index_changes_no_finding(tmp_path: Path, corpus: Path) -> 
     assert len(indexed) > 20
     assert indexed == brute
     assert all(BY_NAME[n].resources for n in ("pod-exec", "privileged-container"))
+
+
+def test_patch_bodies_of_every_kind() -> None:
+    """kubectl patch --type=json|merge|strategic turning a deployment privileged."""
+    json_patch = [
+        {"op": "test", "path": "/spec/replicas", "value": 1},
+        {"op": "add", "path": "/spec/template/spec/containers/0/securityContext",
+         "value": {"privileged": True}},
+    ]  # fmt: skip
+    merge = {"spec": {"template": {"spec": {"containers": PRIVILEGED}}}}
+    harmless = [{"op": "replace", "path": "/spec/replicas", "value": 3}]
+    for body, fires in ((json_patch, True), (merge, True), (harmless, False)):
+        event = ev("patch", "deployments", body=body)
+        found = {f.rule for f in detect(RULES, [(event, {})])}
+        assert ("privileged-container" in found) is fires, body
+
+
+def test_patch_as_object() -> None:
+    from kubetrail.detect.match import patch_as_object
+
+    ops = [
+        {"op": "add", "path": "/spec/volumes/-", "value": {"hostPath": {"path": "/"}}},
+        {"op": "replace", "path": "/metadata/annotations/a~1b", "value": "x"},
+        {"op": "remove", "path": "/spec/hostNetwork"},
+        "junk",
+    ]
+    assert patch_as_object(ops) == {
+        "spec": {"volumes": [{"hostPath": {"path": "/"}}]},
+        "metadata": {"annotations": {"a/b": "x"}},
+    }

@@ -1,6 +1,10 @@
 """Run rules over audit events: from files (decoded events) or from the lake (rows rebuilt
 into events), with the same matcher, so both give the same findings on the same data.
 
+Patch bodies: merge and strategic-merge patches are partial objects, read as they are; a JSON
+Patch (an array of operations) is turned into the partial object its ``add`` and ``replace``
+operations write (:func:`~kubetrail.detect.match.patch_as_object`).
+
 A rule fires at most once per request and rule: a request is logged once per stage
 (``(cluster, auditID, requestReceivedTimestamp)`` names it), and its stages share user, verb
 and object, so a Metadata-level rule would otherwise fire two or three times.
@@ -15,6 +19,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import msgspec
 
+from kubetrail.detect.match import patch_as_object
 from kubetrail.detect.rules import LEVELS, Rule
 from kubetrail.lake.engine import Engine, dedup_sql, records
 
@@ -66,6 +71,9 @@ def detect(
     candidates: dict[str, list[Rule]] = {}
     fired: set[tuple[object, ...]] = set()
     for event, row in events:
+        body = event.get("requestObject")
+        if isinstance(body, list) and event.get("verb") == "patch":
+            event = {**event, "requestObject": patch_as_object(body)}  # a JSON Patch
         cluster = row.get("cluster") if row else None
         key = _request_key(event, cluster if isinstance(cluster, str) else None)
         ref = event.get("objectRef")

@@ -301,3 +301,38 @@ def _member(field: str, wanted: frozenset[str]) -> Predicate:
         )
 
     return member
+
+
+def patch_as_object(ops: list[Any]) -> dict[str, Any]:
+    """A JSON Patch (RFC 6902: ``[{"op": "add", "path": "/spec/...", "value": ...}]``) as the
+    partial object it writes, so that rules read ``requestObject.spec…`` on it as on a merge
+    or strategic-merge patch (which already are partial objects). ``add``, ``replace`` and
+    ``copy``'s target take the value; ``remove``, ``move`` and ``test`` write nothing a rule
+    reads. Array indices and ``-`` become list elements."""
+    root: dict[str, Any] = {}
+    for op in ops:
+        if not isinstance(op, dict) or op.get("op") not in ("add", "replace"):
+            continue
+        path = op.get("path")
+        if not isinstance(path, str) or not path.startswith("/"):
+            continue
+        parts = [p.replace("~1", "/").replace("~0", "~") for p in path[1:].split("/")]
+        node: Any = root
+        for i, part in enumerate(parts):
+            last = i == len(parts) - 1
+            nxt = parts[i + 1] if not last else None
+            fresh: Any = [] if nxt is not None and (nxt == "-" or nxt.isdigit()) else {}
+            if isinstance(node, list):
+                if last:
+                    node.append(op.get("value"))
+                    break
+                node.append(fresh)
+                node = node[-1]
+            elif isinstance(node, dict):
+                if last:
+                    node[part] = op.get("value")
+                    break
+                if not isinstance(node.get(part), dict | list):
+                    node[part] = fresh
+                node = node[part]
+    return root
