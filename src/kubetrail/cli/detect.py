@@ -53,6 +53,13 @@ _RULES = click.option(
     help="Report findings of this level and above.",
 )
 @click.option(
+    "--exceptions",
+    multiple=True,
+    metavar="PATH",
+    help="Sigma filter files (or directories) with owner, reason and expires that silence "
+    "rules for known behaviour (docs/detections.md).",
+)
+@click.option(
     "--fail-on",
     type=click.Choice(_LEVELS),
     help="Exit 1 when a finding of this level or above is reported (for CI and cron).",
@@ -71,6 +78,7 @@ def detect(
     since: str | None,
     rules: tuple[str, ...],
     min_level: str,
+    exceptions: tuple[str, ...],
     fail_on: str | None,
     fmt: str,
 ) -> int:
@@ -100,7 +108,21 @@ def detect(
         raise UsageError("give audit log files (EVENTS...) or --lake DIR, not both")
     if since and not lake:
         raise UsageError("--since goes with --lake (for files, select the files)")
+    from kubetrail.detect.engine import DetectStats
+    from kubetrail.detect.exceptions import load_exceptions
+
     loaded = _load(rules)
+    today = datetime.now(UTC).date()
+    silences, problems = load_exceptions(exceptions)
+    for problem in problems:
+        click.echo(f"{problem.path}: {problem.message}", err=True)
+    for expired in (x for x in silences if x.expires <= today):
+        click.echo(
+            f"{expired.path}: exception expired on {expired.expires} (owner {expired.owner}); "
+            "ignored",
+            err=True,
+        )
+    stats = DetectStats()
     report = ReadReport()
     engine = None
     if lake:
@@ -117,7 +139,9 @@ def detect(
     found: list[Any] = []  # for -o json: one array at the end
     worst = -1
     try:
-        for finding in run_detect(loaded, events, min_level=min_level):
+        for finding in run_detect(
+            loaded, events, min_level=min_level, exceptions=silences, today=today, stats=stats
+        ):
             counts[finding.level] = counts.get(finding.level, 0) + 1
             worst = max(worst, _LEVELS.index(finding.level))
             if fmt == "sentences":
@@ -138,6 +162,13 @@ def detect(
     click.echo(
         f"{total} finding(s) from {len(loaded)} rule(s)" + (f": {said}" if said else ""), err=True
     )
+    for silence in silences:
+        if stats.silenced.get(silence.id):
+            click.echo(
+                f"  {stats.silenced[silence.id]} silenced by {silence.title!r} "
+                f"({silence.owner}, until {silence.expires})",
+                err=True,
+            )
     if fail_on and worst >= _LEVELS.index(fail_on):
         return 1
     return 0

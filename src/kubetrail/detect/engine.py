@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 import msgspec
 
+from kubetrail.detect.exceptions import Silence
 from kubetrail.detect.match import patch_as_object
 from kubetrail.detect.rules import LEVELS, Rule
 from kubetrail.lake.engine import Engine, dedup_sql, records
@@ -26,7 +27,15 @@ from kubetrail.lake.engine import Engine, dedup_sql, records
 if TYPE_CHECKING:
     from kubetrail.ingest.read import ReadReport
 
-__all__ = ["Finding", "detect", "event_from_row", "file_events", "lake_events", "row_from_event"]
+__all__ = [
+    "DetectStats",
+    "Finding",
+    "detect",
+    "event_from_row",
+    "file_events",
+    "lake_events",
+    "row_from_event",
+]
 
 
 class Finding(msgspec.Struct, frozen=True, kw_only=True):
@@ -49,14 +58,24 @@ def _request_key(event: Mapping[str, Any], cluster: str | None) -> tuple[object,
     return (cluster, event.get("auditID"), received)
 
 
+class DetectStats(msgspec.Struct):
+    silenced: dict[str, int] = msgspec.field(default_factory=dict)  # exception id -> findings
+
+
 def detect(
     rules: Sequence[Rule],
     events: Iterable[tuple[Mapping[str, Any], Mapping[str, Any]]],
     *,
     min_level: str = "informational",
+    exceptions: Sequence[Silence] = (),
+    today: date | None = None,
+    stats: DetectStats | None = None,
 ) -> Iterator[Finding]:
     """Findings for ``events``: pairs of (the event as audit.k8s.io/v1 JSON, a lake row or
-    ``{}`` — the row gives the sentence and provenance)."""
+    ``{}`` — the row gives the sentence and provenance). ``exceptions`` in force on ``today``
+    (required with them: the clock is the caller's) silence the findings they cover."""
+    if exceptions and today is None:
+        raise ValueError("exceptions need today's date")
     from kubetrail.query.sentences import sentence
 
     floor = LEVELS.index(min_level)
@@ -85,6 +104,21 @@ def detect(
             candidates[res_key] = todo
         for rule in todo:
             if (rule.id, *key) in fired or not rule.matches(event):
+                continue
+            silence = next(
+                (
+                    x
+                    for x in exceptions
+                    if today is not None
+                    and x.applies(rule.name, rule.id, today)
+                    and x.silences(event)
+                ),
+                None,
+            )
+            if silence is not None:
+                fired.add((rule.id, *key))
+                if stats is not None:
+                    stats.silenced[silence.id] = stats.silenced.get(silence.id, 0) + 1
                 continue
             fired.add((rule.id, *key))
             shown = row or row_from_event(event)
@@ -221,12 +255,12 @@ def lake_events(
     hours = engine.query(
         f"SELECT DISTINCT date, hour FROM raw_events{where} ORDER BY 1, 2", params
     ).rows
-    for date, hour in hours:
+    for day, hour in hours:
         part = "date = ? AND hour = ?" + (" AND received_at >= ?" if since is not None else "")
         rows = dedup_sql(f"(SELECT * FROM raw_events WHERE {part})")
         result = engine.query(
             f"SELECT * FROM ({rows}) ORDER BY received_at, stage_at, audit_id, event_hash",
-            [date, hour, *params],
+            [day, hour, *params],
         )
         for row in records(result):
             yield event_from_row(row), row
