@@ -1,12 +1,12 @@
 """Which detection rules an audit policy blinds: can each rule still fire under the policy?
 
-For every rule, the requests it watches are derived from its condition (the resources, verbs
-and subresources its top-level AND requires; a representative request where it requires
-none) and tried with the policy for each of the coverage engine's callers (a user, service
+For every rule, the requests it watches are derived from its condition (each alternative of
+its OR-of-ANDs, with the resources, subresources, verbs, namespaces and names it requires; a
+representative request where it requires none) and tried with the policy for each of the coverage engine's callers (a user, service
 accounts in an app namespace and in kube-system, a node, anonymous). A probe counts only if
-the rule could fire on it at all: the rule is evaluated on the probe's event without bodies
-and must not be false (a rule that ignores ``system:`` callers is not blinded by a policy that
-drops a node's requests). The probe is *seen* if the policy logs it
+the rule could fire on it at all: the rule is evaluated on the probe's event — user, verb,
+object and stage known, every other field unknown — and must not be false (a rule that
+ignores ``system:`` callers is not blinded by a policy that drops a node's requests). The probe is *seen* if the policy logs it
 
 * at the level the rule's fields need (``Metadata``; ``Request`` when it reads
   ``requestObject``; ``RequestResponse`` when it reads ``responseObject``), and
@@ -26,6 +26,7 @@ from typing import Any, Final, Literal
 
 import msgspec
 
+from kubetrail.detect.match import OPEN_WORLD, plain_alternatives
 from kubetrail.detect.rules import Rule
 from kubetrail.model.attributes import RequestAttributes
 from kubetrail.model.policy import Level, Policy, Stage
@@ -81,49 +82,78 @@ def _namespaced(group: str, resource: str) -> bool:
     return True if info is None else info.namespaced
 
 
-def _probes(rule: Rule) -> list[tuple[str, str, str, str]]:
-    """(resource, subresource, verb, namespace) of the requests the rule watches."""
-    from kubetrail.detect.rules import required
+_PROBE_FIELDS: Final = (
+    "objectRef.resource",
+    "objectRef.subresource",
+    "verb",
+    "objectRef.namespace",
+    "objectRef.name",
+)
 
-    tree_values = [
-        (
-            required(t, "objectRef.subresource"),
-            required(t, "verb"),
-            required(t, "objectRef.namespace"),
-        )
-        for t in rule.trees
-    ]
-    resources = sorted(rule.resources) if rule.resources else ["pods"]
-    out: set[tuple[str, str, str, str]] = set()
-    for subs, verbs, namespaces in tree_values:
-        out.update(
-            itertools.product(
-                resources,
-                sorted(subs) if subs else [""],
-                sorted(verbs) if verbs else ["get"],
-                # No namespace named: the request in one namespace and across all of them.
-                sorted(namespaces) if namespaces else ["default", ""],
+
+def _branches(node: Any) -> list[dict[str, frozenset[str]]]:
+    """The condition as alternatives (an OR of ANDs, as far as it is about the probe fields),
+    each with the plain values it requires of those fields."""
+    from sigma.conditions import ConditionAND, ConditionOR
+
+    field_values = plain_alternatives(node)
+    if field_values is not None:
+        field, values = field_values
+        return [{field: values}] if field in _PROBE_FIELDS else [{}]
+    if isinstance(node, ConditionOR):
+        return [b for arg in node.args for b in _branches(arg)][:64]
+    if isinstance(node, ConditionAND):
+        combined: list[dict[str, frozenset[str]]] = [{}]
+        for arg in node.args:
+            options = _branches(arg)
+            combined = [
+                {**left, **right}
+                for left in combined
+                for right in options
+                if all(left[k] & right[k] for k in left.keys() & right.keys())
+            ][:64]
+        return combined
+    return [{}]  # a NOT, or a leaf on another field: no requirement here
+
+
+def _probes(rule: Rule) -> list[tuple[str, str, str, str, str]]:
+    """(resource, subresource, verb, namespace, name) of the requests the rule watches."""
+    out: set[tuple[str, str, str, str, str]] = set()
+    for tree in rule.trees:
+        for branch in _branches(tree):
+            out.update(
+                itertools.product(
+                    sorted(branch.get("objectRef.resource", ["pods"])),
+                    sorted(branch.get("objectRef.subresource", [""])),
+                    sorted(branch.get("verb", ["get"])),
+                    # No namespace named: the request in one namespace and across all of them.
+                    sorted(branch.get("objectRef.namespace", ["default", ""])),
+                    sorted(branch.get("objectRef.name", [""])),
+                )
             )
-        )
     return sorted(out)
 
 
-def _event(attrs: RequestAttributes, stage: str, *, impersonating: bool) -> dict[str, Any]:
+def _event(
+    attrs: RequestAttributes, stage: str, *, impersonating: bool, named: bool
+) -> dict[str, Any]:
+    """The probe as an event: what it fixes is known; the rest (the object's name unless the
+    rule asked for one, the URI, bodies) unknown."""
     ref: dict[str, Any] = {"resource": attrs.resource, "apiVersion": "v1"}
     ref |= {
         key: value
         for key, value in (
             ("subresource", attrs.subresource),
             ("namespace", attrs.namespace),
-            ("name", attrs.name),
+            ("name", attrs.name if named else ""),
             ("apiGroup", attrs.api_group),
         )
         if value
     }
     event: dict[str, Any] = {
+        OPEN_WORLD: True,  # what the probe does not fix is unknown
         "stage": stage,
         "verb": attrs.verb,
-        "requestURI": attrs.path,
         "user": {"username": attrs.user, "groups": list(attrs.groups)},
         "objectRef": ref,
         "responseStatus": {"code": 200},
@@ -153,7 +183,7 @@ def rule_sight(rule: Rule, evaluator: Evaluator, callers: Sequence[Caller] = CAL
     stages = _stages(rule)
     impersonating = any(f.startswith("impersonatedUser") for f in rule.fields)
     probes: list[Probe] = []
-    for resource, sub, verb, ns in _probes(rule):
+    for resource, sub, verb, ns, wanted_name in _probes(rule):
         group = _group(resource)
         if not _namespaced(group, resource):
             if ns:
@@ -163,7 +193,9 @@ def rule_sight(rule: Rule, evaluator: Evaluator, callers: Sequence[Caller] = CAL
             continue  # only list and watch reach a namespaced resource across namespaces
         else:
             namespace = ns
-        name = "" if verb in _COLLECTIONS and not sub else "x"
+        if wanted_name and verb in _COLLECTIONS and not sub:
+            continue  # a create or list names no object in its URL
+        name = wanted_name or ("" if verb in _COLLECTIONS and not sub else "x")
         base = f"/apis/{group}/v1" if group else "/api/v1"
         path = base + (f"/namespaces/{namespace}" if namespace else "") + f"/{resource}"
         path += f"/{name}" if name else ""
@@ -183,7 +215,9 @@ def rule_sight(rule: Rule, evaluator: Evaluator, callers: Sequence[Caller] = CAL
                 resource_request=True,
             )
             event_stage = min(s.value for s in stages) if stages else "ResponseComplete"
-            probe_event = _event(attrs, event_stage, impersonating=impersonating)
+            probe_event = _event(
+                attrs, event_stage, impersonating=impersonating, named=bool(wanted_name)
+            )
             if all(p(probe_event) is False for p in rule.predicates):
                 continue  # the rule could not fire on this request anyway
             decision = evaluator.evaluate(attrs)

@@ -27,9 +27,12 @@ from typing import Any, Final
 
 from kubetrail.errors import InputError
 
-__all__ = ["BODIES", "Predicate", "compile_condition", "lookup", "plain_leaf"]
+__all__ = ["BODIES", "OPEN_WORLD", "Predicate", "compile_condition", "lookup", "plain_leaf"]
 
 BODIES: Final = frozenset({"requestObject", "responseObject"})
+#: A key an analysis sets on a made-up event: fields it does not hold are unknown, not absent
+#: (the blinding analysis fixes only user, verb, resource and stage).
+OPEN_WORLD: Final = "\x00open-world"
 _MISSING: Final = object()
 
 Predicate = Callable[[Mapping[str, Any]], bool | None]
@@ -64,6 +67,8 @@ def _getter(path: str) -> Callable[[Mapping[str, Any]], list[Any] | None]:
             return [node]
         found: list[Any] = []
         _walk(event, parts, found)
+        if not found and OPEN_WORLD in event:
+            return None
         return found
 
     return get
@@ -336,3 +341,18 @@ def patch_as_object(ops: list[Any]) -> dict[str, Any]:
                     node[part] = fresh
                 node = node[part]
     return root
+
+
+def plain_alternatives(node: Any) -> tuple[str, frozenset[str]] | None:
+    """``field: a`` or ``field: [a, b]`` (plain strings, one field) as (field, values)."""
+    from sigma.conditions import ConditionOR
+
+    single = plain_leaf(node)
+    if single is not None:
+        return single[0], frozenset({single[1]})
+    if isinstance(node, ConditionOR) and node.args:
+        leaves = [plain_leaf(a) for a in node.args]
+        fields = {leaf[0] for leaf in leaves if leaf is not None}
+        if None not in leaves and len(fields) == 1:
+            return fields.pop(), frozenset(leaf[1] for leaf in leaves if leaf is not None)
+    return None
