@@ -2,11 +2,12 @@
 
 For every rule, the requests it watches are derived from its condition (each alternative of
 its OR-of-ANDs, with the resources, subresources, verbs, namespaces and names it requires; a
-representative request where it requires none) and tried with the policy for each of the coverage engine's callers (a user, service
-accounts in an app namespace and in kube-system, a node, anonymous). A probe counts only if
-the rule could fire on it at all: the rule is evaluated on the probe's event — user, verb,
-object and stage known, every other field unknown — and must not be false (a rule that
-ignores ``system:`` callers is not blinded by a policy that drops a node's requests). The probe is *seen* if the policy logs it
+representative request where it requires none) and tried with the policy for each of the
+coverage engine's callers (a user, service accounts in an app namespace and in kube-system,
+a node, anonymous). A probe counts only if the rule could fire on it at all: the rule is
+evaluated on the probe's event — user, verb, object and stage known, every other field
+unknown — and must not be false (a rule that ignores ``system:`` callers is not blinded by a
+policy that drops a node's requests). The probe is *seen* if the policy logs it
 
 * at the level the rule's fields need (``Metadata``; ``Request`` when it reads
   ``requestObject``; ``RequestResponse`` when it reads ``responseObject``), and
