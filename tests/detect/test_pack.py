@@ -305,6 +305,141 @@ CASES: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]] = {
 }
 
 
+SYS = "system:serviceaccount:kube-system:generic"
+EXEC_URI = "/api/v1/namespaces/default/pods/x/exec?command="
+CASES.update(
+    {
+        "cronjob-created-by-user": (
+            [ev("create", "cronjobs"), ev("patch", "cronjobs")],
+            [ev("get", "cronjobs"), ev("create", "cronjobs", user=SYS)],
+        ),
+        "serviceaccount-in-system-namespace": (
+            [ev("create", "serviceaccounts", ns="kube-system")],
+            [ev("create", "serviceaccounts"), ev("create", "serviceaccounts", ns="kube-system",
+                user=SYS)],
+        ),
+        "legacy-token-secret": (
+            [ev("create", "secrets", body={"type": "kubernetes.io/service-account-token"})],
+            [ev("create", "secrets", body={"type": "Opaque"}), ev("create", "secrets")],
+        ),
+        "bootstrap-token-created": (
+            [ev("create", "secrets", ns="kube-system",
+                body={"type": "bootstrap.kubernetes.io/token"})],
+            [ev("create", "secrets", ns="kube-system", body={"type": "Opaque"})],
+        ),
+        "aws-auth-modified": (
+            [ev("patch", "configmaps", ns="kube-system", name="aws-auth")],
+            [ev("patch", "configmaps", ns="kube-system", name="other"),
+             ev("get", "configmaps", ns="kube-system", name="aws-auth")],
+        ),
+        "apiservice-changed": (
+            [ev("create", "apiservices", ns=None)],
+            [ev("get", "apiservices", ns=None), ev("update", "apiservices", ns=None,
+                user="system:kube-controller-manager")],
+        ),
+        "clusterrole-aggregation": (
+            [ev("create", "clusterroles", ns=None, body={"aggregationRule": {"x": 1}})],
+            [ev("create", "clusterroles", ns=None, body={"rules": []})],
+        ),
+        "builtin-role-tampering": (
+            [ev("patch", "clusterroles", ns=None, name="system:node"),
+             ev("delete", "clusterrolebindings", ns=None, name="system:kube-dns")],
+            [ev("patch", "clusterroles", ns=None, name="my-role"),
+             ev("update", "clusterroles", ns=None, name="system:node", user="system:apiserver")],
+        ),
+        "workload-identity-annotation": (
+            [ev("patch", "serviceaccounts", body={"metadata": {"annotations": {
+                "iam.gke.io/gcp-service-account": "admin@p.iam.gserviceaccount.com"}}}),
+             ev("create", "serviceaccounts", body={"metadata": {"annotations": {
+                 "eks.amazonaws.com/role-arn": "arn:aws:iam::1:role/admin"}}})],
+            [ev("create", "serviceaccounts", body={"metadata": {"annotations": {"a": "b"}}})],
+        ),
+        "pod-pinned-to-node": (
+            [ev("create", "pods", body=pod(nodeName="control-plane-1"))],
+            [ev("create", "pods", body=pod())],
+        ),
+        "persistentvolume-hostpath": (
+            [ev("create", "persistentvolumes", ns=None,
+                body={"spec": {"hostPath": {"path": "/"}}})],
+            [ev("create", "persistentvolumes", ns=None, body={"spec": {"nfs": {}}})],
+        ),
+        "pod-security-disabled": (
+            [ev("patch", "namespaces", ns=None, body={"metadata": {"labels": {
+                "pod-security.kubernetes.io/enforce": "privileged"}}})],
+            [ev("patch", "namespaces", ns=None, body={"metadata": {"labels": {
+                "pod-security.kubernetes.io/enforce": "restricted"}}})],
+        ),
+        "networkpolicy-deleted": (
+            [ev("delete", "networkpolicies")],
+            [ev("create", "networkpolicies"), ev("delete", "networkpolicies", user=SYS)],
+        ),
+        "tokenreview-by-workload": (
+            [ev("create", "tokenreviews", ns=None, user="system:serviceaccount:shop:web")],
+            [ev("create", "tokenreviews", ns=None, user="system:kube-controller-manager")],
+        ),
+        "permission-self-discovery": (
+            [ev("create", "selfsubjectrulesreviews", ns=None, user="system:serviceaccount:a:b")],
+            [ev("create", "selfsubjectrulesreviews", ns=None)],
+        ),
+        "api-proxy-to-workload": (
+            [ev("get", "services", sub="proxy"), ev("get", "pods", sub="proxy")],
+            [ev("get", "services"), ev("get", "services", sub="proxy", user=SYS)],
+        ),
+        "copy-from-container": (
+            [{**ev("create", "pods", sub="exec"), "requestURI": EXEC_URI + "tar&command=cf"}],
+            [{**ev("create", "pods", sub="exec"), "requestURI": EXEC_URI + "sh"}],
+        ),
+        "sa-token-read-via-exec": (
+            [{**ev("get", "pods", sub="exec"), "requestURI": EXEC_URI
+              + "cat&command=%2Fvar%2Frun%2Fsecrets%2Fkubernetes.io%2Fserviceaccount%2Ftoken"}],
+            [{**ev("get", "pods", sub="exec"), "requestURI": EXEC_URI + "cat&command=%2Fetc"}],
+        ),
+        "imds-via-exec": (
+            [{**ev("create", "pods", sub="exec"),
+              "requestURI": EXEC_URI + "curl&command=http%3A%2F%2F169.254.169.254%2Flatest"}],
+            [{**ev("create", "pods", sub="exec"), "requestURI": EXEC_URI + "curl"}],
+        ),
+        "container-logs-read-by-user": (
+            [ev("get", "pods", sub="log")],
+            [ev("get", "pods", sub="log", user=SYS)],
+        ),
+        "mass-deletion": (
+            [ev("deletecollection", "pods", name=None), ev("delete", "namespaces", ns=None)],
+            [ev("delete", "pods"), ev("delete", "namespaces", ns=None, user=SYS)],
+        ),
+        "node-credential-with-kubectl": (
+            [ev("get", "secrets", user="system:node:n1", userAgent="kubectl/v1.30.0")],
+            [ev("get", "secrets", user="system:node:n1", userAgent="kubelet/v1.30.0")],
+        ),
+        "ingress-snippet-annotation": (
+            [ev("create", "ingresses", body={"metadata": {"annotations": {
+                "nginx.ingress.kubernetes.io/configuration-snippet": "lua..."}}})],
+            [ev("create", "ingresses", body={"metadata": {"annotations": {
+                "nginx.ingress.kubernetes.io/rewrite-target": "/"}}}), ev("create", "ingresses")],
+        ),
+        "coredns-config-changed": (
+            [ev("update", "configmaps", ns="kube-system", name="coredns")],
+            [ev("update", "configmaps", ns="kube-system", name="kube-proxy")],
+        ),
+        "endpoints-written-by-user": (
+            [ev("create", "endpoints"), ev("patch", "endpointslices")],
+            [ev("update", "endpoints", user="system:kube-controller-manager")],
+        ),
+        "node-cordoned-by-user": (
+            [ev("patch", "nodes", ns=None, body={"spec": {"unschedulable": True}}),
+             ev("patch", "nodes", ns=None, body={"spec": {"taints": [{"key": "x"}]}})],
+            [ev("patch", "nodes", ns=None, body={"metadata": {"labels": {"a": "b"}}}),
+             ev("patch", "nodes", ns=None, user="system:node:n1",
+                body={"spec": {"unschedulable": True}})],
+        ),
+        "secret-mounted-by-user": (
+            [ev("create", "pods", body=pod(volumes=[{"secret": {"secretName": "db"}}]))],
+            [ev("create", "pods", body=pod(volumes=[{"configMap": {"name": "c"}}]))],
+        ),
+    }
+)  # fmt: skip
+
+
 def test_the_pack_loads_whole_and_every_rule_has_cases() -> None:
     assert PROBLEMS == []
     assert sorted(BY_NAME) == sorted(CASES)
@@ -355,6 +490,11 @@ FALCO = {
     "create_nginx_pod_sensitive_mount_2nd_container.json": {"sensitive-hostpath"},
     "create_nginx_service_nodeport.json": {"service-exposed"},
     "exec_pod.json": {"pod-exec"},
+    "create_serviceaccount_kube_public_namespace.json": {"serviceaccount-in-system-namespace"},
+    "create_serviceaccount_kube_system_namespace.json": {"serviceaccount-in-system-namespace"},
+    "delete_cluster_role_kube_aggregator.json": {"builtin-role-tampering"},
+    "modify_cluster_role_node_problem_detector.json": {"builtin-role-tampering"},
+    "delete_namespace_foo.json": {"mass-deletion"},
 }
 
 
@@ -399,6 +539,9 @@ def test_benign_generated_traffic_raises_no_high_alert(tmp_path: Path) -> None:
         "pod-exec",
         "port-forward",
         "secrets-listed-cluster-wide",
+        "serviceaccount-in-system-namespace",
+        "api-proxy-to-workload",
+        "container-logs-read-by-user",
     }
 
 
@@ -431,12 +574,7 @@ def test_the_resource_index_changes_no_finding(tmp_path: Path, corpus: Path) -> 
     paths = expand_paths([str(_sample(tmp_path, 3)), str(corpus / "upstream" / "falco")])
     events = [e for e, _ in file_events(paths, ReadReport())]
     indexed = {(f.rule, f.audit_id) for f in detect(RULES, [(e, {}) for e in events])}
-    brute = {
-        (r.name, e.get("auditID"))
-        for e in events
-        for r in RULES
-        if r.level != "informational" and r.matches(e)
-    }
+    brute = {(r.name, e.get("auditID")) for e in events for r in RULES if r.matches(e)}
     assert len(indexed) > 20
     assert indexed == brute
     assert all(BY_NAME[n].resources for n in ("pod-exec", "privileged-container"))

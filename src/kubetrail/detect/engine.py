@@ -53,6 +53,15 @@ class Finding(msgspec.Struct, frozen=True, kw_only=True):
     source: str | None = None
 
 
+def _may_fire(rule: Rule, shape: tuple[str, str, str]) -> bool:
+    resource, sub, verb = shape
+    return (
+        (rule.resources is None or resource in rule.resources)
+        and (rule.subresources is None or sub in rule.subresources)
+        and (rule.verbs is None or verb in rule.verbs)
+    )
+
+
 def _request_key(event: Mapping[str, Any], cluster: str | None) -> tuple[object, ...]:
     received = event.get("requestReceivedTimestamp") or event.get("timestamp")
     return (cluster, event.get("auditID"), received)
@@ -80,14 +89,9 @@ def detect(
 
     floor = LEVELS.index(min_level)
     chosen = [r for r in rules if LEVELS.index(r.level) >= floor]
-    # Rules indexed by the resource they require: an event meets only the rules that can fire.
-    anywhere = [r for r in chosen if r.resources is None]
-    by_resource: dict[str, list[Rule]] = {}
-    for rule in chosen:
-        for resource in rule.resources or ():
-            by_resource.setdefault(resource, []).append(rule)
-    order = {id(r): i for i, r in enumerate(chosen)}
-    candidates: dict[str, list[Rule]] = {}
+    # Rules indexed by the resource, subresource and verb they require: an event meets only
+    # the rules that can fire on it.
+    candidates: dict[tuple[str, str, str], list[Rule]] = {}
     fired: set[tuple[object, ...]] = set()
     for event, row in events:
         body = event.get("requestObject")
@@ -96,12 +100,15 @@ def detect(
         cluster = row.get("cluster") if row else None
         key = _request_key(event, cluster if isinstance(cluster, str) else None)
         ref = event.get("objectRef")
-        ref_resource = ref.get("resource") if isinstance(ref, dict) else None
-        res_key = str(ref_resource).lower() if ref_resource is not None else ""
-        todo = candidates.get(res_key)
+        ref = ref if isinstance(ref, dict) else {}
+        shape = (
+            str(ref.get("resource") or "").lower(),
+            str(ref.get("subresource") or "").lower(),
+            str(event.get("verb") or "").lower(),
+        )
+        todo = candidates.get(shape)
         if todo is None:
-            todo = sorted([*anywhere, *by_resource.get(res_key, [])], key=lambda r: order[id(r)])
-            candidates[res_key] = todo
+            todo = candidates[shape] = [r for r in chosen if _may_fire(r, shape)]
         for rule in todo:
             if (rule.id, *key) in fired or not rule.matches(event):
                 continue

@@ -41,6 +41,8 @@ class Rule(msgspec.Struct, frozen=True, kw_only=True):
     # The objectRef.resource values the rule requires (None: any): events of other resources
     # are not evaluated at all.
     resources: frozenset[str] | None = None
+    subresources: frozenset[str] | None = None  # likewise for objectRef.subresource
+    verbs: frozenset[str] | None = None  # and for verb
     trees: tuple[Any, ...] = ()  # pySigma's resolved conditions (for analyses of the rule)
 
     def matches(self, event: Any) -> bool:
@@ -156,6 +158,8 @@ def load_rules(paths: Sequence[str | Path] | None = None) -> tuple[list[Rule], l
                 fields=tuple(fields),
                 predicates=predicates,
                 resources=_union([required(t, "objectRef.resource") for t in trees]),
+                subresources=_union([required(t, "objectRef.subresource") for t in trees]),
+                verbs=_union([required(t, "verb") for t in trees]),
                 trees=tuple(trees),
             )
         )
