@@ -1037,10 +1037,10 @@ class Receiver:
                     continue
                 path.unlink(missing_ok=True)
                 segments += 1
+                self.metrics.replayed_segments += 1  # counted before the directory goes
                 with contextlib.suppress(OSError):
                     path.parent.rmdir()  # the last one: the gone writer's directory
             if segments:
-                self.metrics.replayed_segments += segments
                 log.info("replayed %d WAL segments of gone writers (%d rows)", segments, events)
 
     def _leftovers(self) -> list[Path]:
