@@ -13,7 +13,7 @@ and object, so a Metadata-level rule would otherwise fire two or three times.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DetectStats",
+    "Detector",
     "Finding",
     "detect",
     "event_from_row",
@@ -71,29 +72,44 @@ class DetectStats(msgspec.Struct):
     silenced: dict[str, int] = msgspec.field(default_factory=dict)  # exception id -> findings
 
 
-def detect(
-    rules: Sequence[Rule],
-    events: Iterable[tuple[Mapping[str, Any], Mapping[str, Any]]],
-    *,
-    min_level: str = "informational",
-    exceptions: Sequence[Silence] = (),
-    today: date | None = None,
-    stats: DetectStats | None = None,
-) -> Iterator[Finding]:
-    """Findings for ``events``: pairs of (the event as audit.k8s.io/v1 JSON, a lake row or
-    ``{}`` — the row gives the sentence and provenance). ``exceptions`` in force on ``today``
-    (required with them: the clock is the caller's) silence the findings they cover."""
-    if exceptions and today is None:
-        raise ValueError("exceptions need today's date")
-    from kubetrail.query.sentences import sentence
+class Detector:
+    """Rules applied to events one at a time (files, the lake, live streams).
 
-    floor = LEVELS.index(min_level)
-    chosen = [r for r in rules if LEVELS.index(r.level) >= floor]
-    # Rules indexed by the resource, subresource and verb they require: an event meets only
-    # the rules that can fire on it.
-    candidates: dict[tuple[str, str, str], list[Rule]] = {}
-    fired: set[tuple[object, ...]] = set()
-    for event, row in events:
+    Remembers which (rule, request) pairs fired, so a rule fires once per request however
+    many stages arrive; at most ``memory`` of them (the oldest are forgotten: for a live
+    stream, a request's stages arrive within its lifetime). ``today`` says which exceptions
+    are in force: a date, or a function for long-running streams (the clock is the caller's).
+    """
+
+    def __init__(
+        self,
+        rules: Sequence[Rule],
+        *,
+        min_level: str = "informational",
+        exceptions: Sequence[Silence] = (),
+        today: date | Callable[[], date] | None = None,
+        stats: DetectStats | None = None,
+        memory: int = 1_000_000,
+    ) -> None:
+        if exceptions and today is None:
+            raise ValueError("exceptions need today's date")
+        floor = LEVELS.index(min_level)
+        self.rules = [r for r in rules if LEVELS.index(r.level) >= floor]
+        self.exceptions = list(exceptions)
+        self._today = today
+        self.stats = stats if stats is not None else DetectStats()
+        self._memory = memory
+        # Rules indexed by the resource, subresource and verb they require: an event meets
+        # only the rules that can fire on it.
+        self._candidates: dict[tuple[str, str, str], list[Rule]] = {}
+        self._fired: dict[tuple[object, ...], None] = {}
+
+    def today(self) -> date | None:
+        return self._today() if callable(self._today) else self._today
+
+    def feed(self, event: Mapping[str, Any], row: Mapping[str, Any] | None = None) -> list[Finding]:
+        from kubetrail.query.sentences import sentence
+
         body = event.get("requestObject")
         if isinstance(body, list) and event.get("verb") == "patch":
             event = {**event, "requestObject": patch_as_object(body)}  # a JSON Patch
@@ -106,16 +122,20 @@ def detect(
             str(ref.get("subresource") or "").lower(),
             str(event.get("verb") or "").lower(),
         )
-        todo = candidates.get(shape)
+        todo = self._candidates.get(shape)
         if todo is None:
-            todo = candidates[shape] = [r for r in chosen if _may_fire(r, shape)]
+            todo = self._candidates[shape] = [r for r in self.rules if _may_fire(r, shape)]
+        found: list[Finding] = []
         for rule in todo:
-            if (rule.id, *key) in fired or not rule.matches(event):
+            fired_key = (rule.id, *key)
+            if fired_key in self._fired or not rule.matches(event):
                 continue
+            self._remember(fired_key)
+            today = self.today() if self.exceptions else None
             silence = next(
                 (
                     x
-                    for x in exceptions
+                    for x in self.exceptions
                     if today is not None
                     and x.applies(rule.name, rule.id, today)
                     and x.silences(event)
@@ -123,26 +143,48 @@ def detect(
                 None,
             )
             if silence is not None:
-                fired.add((rule.id, *key))
-                if stats is not None:
-                    stats.silenced[silence.id] = stats.silenced.get(silence.id, 0) + 1
+                self.stats.silenced[silence.id] = self.stats.silenced.get(silence.id, 0) + 1
                 continue
-            fired.add((rule.id, *key))
             shown = row or row_from_event(event)
-            yield Finding(
-                rule=rule.name,
-                rule_id=rule.id,
-                title=rule.title,
-                level=rule.level,
-                techniques=rule.techniques,
-                attack=rule.attack,
-                audit_id=event.get("auditID"),
-                received_at=str(key[2]) if key[2] else None,
-                cluster=cluster if isinstance(cluster, str) else None,
-                user=(event.get("user") or {}).get("username"),
-                sentence=sentence(shown),
-                source=str(row.get("source")) if row and row.get("source") else None,
+            found.append(
+                Finding(
+                    rule=rule.name,
+                    rule_id=rule.id,
+                    title=rule.title,
+                    level=rule.level,
+                    techniques=rule.techniques,
+                    attack=rule.attack,
+                    audit_id=event.get("auditID"),
+                    received_at=str(key[2]) if key[2] else None,
+                    cluster=cluster if isinstance(cluster, str) else None,
+                    user=(event.get("user") or {}).get("username"),
+                    sentence=sentence(shown),
+                    source=str(row.get("source")) if row and row.get("source") else None,
+                )
             )
+        return found
+
+    def _remember(self, key: tuple[object, ...]) -> None:
+        self._fired[key] = None
+        if len(self._fired) > self._memory:
+            del self._fired[next(iter(self._fired))]
+
+
+def detect(
+    rules: Sequence[Rule],
+    events: Iterable[tuple[Mapping[str, Any], Mapping[str, Any]]],
+    *,
+    min_level: str = "informational",
+    exceptions: Sequence[Silence] = (),
+    today: date | None = None,
+    stats: DetectStats | None = None,
+) -> Iterator[Finding]:
+    """Findings for ``events``: pairs of (the event as audit.k8s.io/v1 JSON, a lake row or
+    ``{}`` — the row gives the sentence and provenance). ``exceptions`` in force on ``today``
+    (required with them: the clock is the caller's) silence the findings they cover."""
+    detector = Detector(rules, min_level=min_level, exceptions=exceptions, today=today, stats=stats)
+    for event, row in events:
+        yield from detector.feed(event, row)
 
 
 def _json(text: object) -> object:
