@@ -210,3 +210,73 @@ def list_rules(rules: tuple[str, ...], fmt: str) -> int:
     covered = sorted({t for r in loaded for t in r.techniques})
     click.echo(f"{len(loaded)} rules covering {len(covered)} catalogue techniques", err=True)
     return 0
+
+
+def live_options(func: Any) -> Any:
+    """--detect and its settings, for follow and serve."""
+    for option in reversed(
+        [
+            click.option(
+                "--detect",
+                "detect_live",
+                is_flag=True,
+                help="Run the detection rules on every event taken in: alerts as JSON lines "
+                "on stdout (rate-limited per rule).",
+            ),
+            click.option(
+                "--rules", "live_rules", multiple=True, metavar="PACK", help="With --detect."
+            ),
+            click.option(
+                "--min-level",
+                "live_min_level",
+                type=click.Choice(_LEVELS),
+                default="medium",
+                show_default=True,
+                help="With --detect: the lowest level alerted.",
+            ),
+            click.option(
+                "--exceptions",
+                "live_exceptions",
+                multiple=True,
+                metavar="PATH",
+                help="With --detect: exceptions (Sigma filters).",
+            ),
+        ]
+    ):
+        func = option(func)
+    return func
+
+
+def live_alerts(
+    enabled: bool, rules: tuple[str, ...], min_level: str, exceptions: tuple[str, ...]
+) -> Any:
+    """The observer that turns events into alerts on stdout, or None without --detect."""
+    if not enabled:
+        if rules or exceptions:
+            from kubetrail.errors import UsageError
+
+            raise UsageError("--rules and --exceptions go with --detect")
+        return None
+    import time
+    from datetime import UTC, datetime
+
+    from kubetrail.detect.engine import Detector
+    from kubetrail.detect.exceptions import load_exceptions
+    from kubetrail.detect.live import LiveAlerts
+
+    silences, problems = load_exceptions(exceptions)
+    for problem in problems:
+        click.echo(f"{problem.path}: {problem.message}", err=True)
+    detector = Detector(
+        _load(rules),
+        min_level=min_level,
+        exceptions=silences,
+        today=lambda: datetime.now(UTC).date(),
+        memory=200_000,
+    )
+
+    def write(line: str) -> None:
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+
+    return LiveAlerts(detector, write, clock=time.time)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from kubetrail.cli.detect import live_alerts, live_options
+
 
 @click.command()
 @click.argument("path", type=click.Path(dir_okay=False))
@@ -45,6 +47,7 @@ import click
     show_default=True,
     help="Without a checkpoint: read PATH from its start, or only what is written from now on.",
 )
+@live_options
 def follow(
     path: str,
     lake_dir: str | None,
@@ -54,6 +57,10 @@ def follow(
     flush_interval: float,
     keep_secrets: bool,
     from_start: bool,
+    detect_live: bool,
+    live_rules: tuple[str, ...],
+    live_min_level: str,
+    live_exceptions: tuple[str, ...],
 ) -> None:
     """Follow an audit log (tail -F) into the lake, across rotation and restarts.
 
@@ -66,6 +73,7 @@ def follow(
 
     \b
     kubetrail follow /var/log/kubernetes/audit/audit.log --lake /data/lake --cluster prod
+    kubetrail follow audit.log --lake ./lake --detect --min-level high >> alerts.jsonl
     """
     import signal
     import sys
@@ -81,7 +89,10 @@ def follow(
 
     lake = resolve_lake(lake_dir, create=True)
     cluster = resolve_cluster(cluster)
-    ingestor = Ingestor(lake, cluster, keep_secrets=keep_secrets, batch_rows=sys.maxsize)
+    alerts = live_alerts(detect_live, live_rules, live_min_level, live_exceptions)
+    ingestor = Ingestor(
+        lake, cluster, keep_secrets=keep_secrets, batch_rows=sys.maxsize, observer=alerts
+    )
     follower = Follower(
         path,
         ingestor,
@@ -126,3 +137,5 @@ def follow(
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     say("stopped: " + status(stats))
+    if alerts is not None:
+        say(alerts.summary())

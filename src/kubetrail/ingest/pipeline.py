@@ -67,6 +67,7 @@ class Ingestor:
         batch_bytes: int = DEFAULT_BATCH_BYTES,
         apiserver: str | None = None,
         background: bool = False,
+        observer: Callable[[Event], None] | None = None,
     ) -> None:
         partition_dir(cluster, "1970-01-01", 0)  # refuses a cluster name that cannot be a dir
         self.lake = lake
@@ -82,6 +83,8 @@ class Ingestor:
         self.redactor = None if keep_secrets else Redactor(lake.key)
         self.provenance = Provenance(cluster=cluster, source="", apiserver=apiserver)
         self.rows = Rows()
+        # Sees every event after redaction, before it is buffered (live detection).
+        self.observer = observer
         self.stats = IngestStats()
         self.skip_reasons: list[str] = []
         self.entries: list[FileEntry] = []
@@ -138,6 +141,8 @@ class Ingestor:
         self.stats.events += 1
         if self.redactor is not None and self.redactor.event(event):
             self.stats.redacted_events += 1
+        if self.observer is not None:
+            self.observer(event)
         provenance = self.provenance
         if envelope:
             provenance = Provenance(
