@@ -72,3 +72,23 @@ def test_cli_follow_detect(tmp_path: Path) -> None:
     (alert,) = [json.loads(line) for line in out.splitlines()]
     assert (alert["rule"], alert["audit_id"]) == ("pod-exec", "x1")
     assert b"follow: 1 alert(s)" in err
+
+
+def test_cli_serve_detect(tmp_path: Path) -> None:
+    import http.client
+
+    from tests.ingest.test_serve import _free_port, _spawn, eventlist
+
+    port = _free_port()
+    proc = _spawn(tmp_path / "lake", port, "--flush-interval", "600", "--detect")
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn.request("POST", "/", eventlist([event("w1", verb="get", objectRef=EXEC)]))
+    assert conn.getresponse().status == 200
+    conn.close()
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=30)
+    out, err = (path.read_bytes() for path in proc.logs)  # type: ignore[attr-defined]
+    assert proc.returncode == 0, err
+    (alert,) = [json.loads(line) for line in out.splitlines()]
+    assert (alert["rule"], alert["audit_id"]) == ("pod-exec", "w1")
+    assert b"1 alert(s)" in err

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import click
+
+from kubetrail.cli.detect import live_alerts, live_options
 
 _SIZE = re.compile(r"(?i)\s*(\d+)\s*(|b|k|kb|kib|m|mb|mib|g|gb|gib)\s*")
 _UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
@@ -113,6 +116,7 @@ def _size(ctx: click.Context, param: click.Parameter, value: object) -> int:
 @click.option(
     "-v", "--verbose", count=True, help="More log lines on stderr (-v: each request's refusal)."
 )
+@live_options
 def serve(
     lake: str | None,
     cluster: str | None,
@@ -133,6 +137,10 @@ def serve(
     webhook_client_cert: str | None,
     webhook_client_key: str | None,
     verbose: int,
+    detect_live: bool,
+    live_rules: tuple[str, ...],
+    live_min_level: str,
+    live_exceptions: tuple[str, ...],
 ) -> None:
     """Receive the kube-apiserver's audit webhook into the lake at --lake.
 
@@ -186,10 +194,11 @@ def serve(
         keep_secrets=keep_secrets,
         flush_process=True,
     )
-    _run(config, verbose)
+    alerts = live_alerts(detect_live, live_rules, live_min_level, live_exceptions)
+    _run(config, verbose, alerts)
 
 
-def _run(config: object, verbose: int) -> None:
+def _run(config: object, verbose: int, alerts: Any = None) -> None:
     import logging
     import signal
     import threading
@@ -217,6 +226,7 @@ def _run(config: object, verbose: int) -> None:
             config,
             stop,
             ready=lambda r: notice.info("listening on %s (writer %s)", r.url, r.writer),
+            observer=alerts,
         )
     finally:
         for sig, old in previous.items():
@@ -226,3 +236,5 @@ def _run(config: object, verbose: int) -> None:
         f"{receiver.metrics.events:,}",
         config.lake,
     )
+    if alerts is not None:
+        notice.info("%s", alerts.summary())

@@ -701,10 +701,17 @@ class Receiver:
     pending and flushes the WAL to Parquet. Usable as a context manager.
     """
 
-    def __init__(self, config: ServeConfig, *, clock: Clock = _utc_now) -> None:
+    def __init__(
+        self,
+        config: ServeConfig,
+        *,
+        clock: Clock = _utc_now,
+        observer: Callable[[Event], None] | None = None,
+    ) -> None:
         check_config(config)
         self.config = config
         self.clock = clock
+        self.observer = observer  # sees every accepted event after redaction (live alerts)
         self.ssl_context = _ssl_context(config)
         self.token = _read_token(config.token_file)
         self.lake = Lake(config.lake, create=True)
@@ -971,6 +978,7 @@ class Receiver:
                 self.config.cluster,
                 keep_secrets=self.config.keep_secrets,
                 clock=self.clock,
+                observer=self.observer,
             )
         ingestor = handler.ingestor
         redacted = ingestor.stats.redacted_events
@@ -1253,9 +1261,10 @@ def serve(
     *,
     clock: Clock = _utc_now,
     ready: Callable[[Receiver], None] | None = None,
+    observer: Callable[[Event], None] | None = None,
 ) -> Receiver:
     """Run a receiver until ``stop`` is set, then stop it (flushing); returns it."""
-    receiver = Receiver(config, clock=clock)
+    receiver = Receiver(config, clock=clock, observer=observer)
     receiver.start()
     try:
         if ready is not None:
