@@ -43,7 +43,7 @@ def test_detect_files_sentences_and_json(capsys: pytest.CaptureFixture[str], log
         "10.0.0.1 using kubectl/v1.30.0 — allowed"
     ]
     assert "1 malformed" in err
-    assert "1 finding(s) from 48 rule(s): 1 medium" in err
+    assert "1 finding(s) from 50 rule(s) and 3 correlation(s): 1 medium" in err
     code, out, _ = run(capsys, "detect", str(log), "-o", "json")
     (finding,) = json.loads(out)
     assert finding["rule"] == "pod-exec"
@@ -84,7 +84,7 @@ def test_detections_list(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(capsys, "detections", "list")
     assert code == 0
     assert out.splitlines()[1].split()[:2] == ["binding-to-public-groups", "critical"]
-    assert "48 rules covering 47 catalogue techniques" in err
+    assert "50 rules and 3 correlations covering 48 catalogue techniques" in err
     code, out, _ = run(capsys, "detections", "list", "-o", "json")
     names = {r["name"] for r in json.loads(out)}
     assert {"pod-exec", "privileged-container"} <= names

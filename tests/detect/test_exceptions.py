@@ -37,7 +37,7 @@ def rules_fired(
     events: list[dict[str, Any]], silences: list[Silence], stats: DetectStats | None = None
 ) -> list[str]:
     found = detect(RULES, [(e, {}) for e in events], exceptions=silences, today=TODAY,
-                   stats=stats)  # fmt: skip
+                   stats=stats, min_level="low")  # fmt: skip
     return sorted(f.rule for f in found)
 
 

@@ -432,6 +432,14 @@ CASES.update(
              ev("patch", "nodes", ns=None, user="system:node:n1",
                 body={"spec": {"unschedulable": True}})],
         ),
+        "resource-listed-by-user": (
+            [ev("list", "pods", name=None)],
+            [ev("get", "pods"), ev("list", "pods", name=None, user="system:node:n1")],
+        ),
+        "pod-created-by-user": (
+            [ev("create", "pods", name=None)],
+            [ev("create", "pods", sub="eviction"), ev("create", "pods", user=SYS)],
+        ),
         "secret-mounted-by-user": (
             [ev("create", "pods", body=pod(volumes=[{"secret": {"secretName": "db"}}]))],
             [ev("create", "pods", body=pod(volumes=[{"configMap": {"name": "c"}}]))],
@@ -542,6 +550,8 @@ def test_benign_generated_traffic_raises_no_high_alert(tmp_path: Path) -> None:
         "serviceaccount-in-system-namespace",
         "api-proxy-to-workload",
         "container-logs-read-by-user",
+        "resource-listed-by-user",
+        "pod-created-by-user",
     }
 
 

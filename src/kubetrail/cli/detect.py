@@ -22,13 +22,14 @@ def _packs(rules: tuple[str, ...]) -> list[str] | None:
     return list(load_config().rule_packs) or None
 
 
-def _load(rules: tuple[str, ...]) -> Any:
-    from kubetrail.detect.rules import load_rules
+def _load(rules: tuple[str, ...]) -> tuple[Any, Any]:
+    """(rules, correlation rules) of the packs; problems said on stderr."""
+    from kubetrail.detect.rules import load_pack
 
-    loaded, problems = load_rules(_packs(rules))
+    loaded, correlations, problems = load_pack(_packs(rules))
     for problem in problems:
         click.echo(f"{problem.path}: {problem.message}", err=True)
-    return loaded
+    return loaded, correlations
 
 
 _RULES = click.option(
@@ -111,7 +112,7 @@ def detect(
     from kubetrail.detect.engine import DetectStats
     from kubetrail.detect.exceptions import load_exceptions
 
-    loaded = _load(rules)
+    loaded, correlations = _load(rules)
     today = datetime.now(UTC).date()
     silences, problems = load_exceptions(exceptions)
     for problem in problems:
@@ -140,7 +141,13 @@ def detect(
     worst = -1
     try:
         for finding in run_detect(
-            loaded, events, min_level=min_level, exceptions=silences, today=today, stats=stats
+            loaded,
+            events,
+            min_level=min_level,
+            exceptions=silences,
+            today=today,
+            stats=stats,
+            correlations=correlations,
         ):
             counts[finding.level] = counts.get(finding.level, 0) + 1
             worst = max(worst, _LEVELS.index(finding.level))
@@ -160,7 +167,9 @@ def detect(
     total = sum(counts.values())
     said = ", ".join(f"{counts[lv]} {lv}" for lv in reversed(_LEVELS) if lv in counts)
     click.echo(
-        f"{total} finding(s) from {len(loaded)} rule(s)" + (f": {said}" if said else ""), err=True
+        f"{total} finding(s) from {len(loaded)} rule(s) and {len(correlations)} correlation(s)"
+        + (f": {said}" if said else ""),
+        err=True,
     )
     for silence in silences:
         if stats.silenced.get(silence.id):
@@ -185,8 +194,8 @@ def detections() -> None:
     "--format", "-o", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
 def list_rules(rules: tuple[str, ...], fmt: str) -> int:
-    """The loaded rules: name, level, techniques, title."""
-    loaded = _load(rules)
+    """The loaded rules and correlation rules: name, level, techniques, title."""
+    loaded, correlations = _load(rules)
     if fmt == "json":
         docs = [
             {
@@ -207,8 +216,15 @@ def list_rules(rules: tuple[str, ...], fmt: str) -> int:
     click.echo(f"{'NAME':<{width}}  {'LEVEL':<8}  TECHNIQUES / TITLE")
     for r in sorted(loaded, key=lambda r: (-_LEVELS.index(r.level), r.name)):
         click.echo(f"{r.name:<{width}}  {r.level:<8}  {', '.join(r.techniques)} — {r.title}")
-    covered = sorted({t for r in loaded for t in r.techniques})
-    click.echo(f"{len(loaded)} rules covering {len(covered)} catalogue techniques", err=True)
+    for c in sorted(correlations, key=lambda c: (-_LEVELS.index(c.level), c.name)):
+        over = f"{c.type} over {', '.join(c.rules)}"
+        click.echo(f"{c.name:<{width}}  {c.level:<8}  {over} — {c.title}")
+    covered = sorted({t for r in [*loaded, *correlations] for t in r.techniques})
+    click.echo(
+        f"{len(loaded)} rules and {len(correlations)} correlations covering {len(covered)} "
+        "catalogue techniques",
+        err=True,
+    )
     return 0
 
 
@@ -267,8 +283,10 @@ def live_alerts(
     silences, problems = load_exceptions(exceptions)
     for problem in problems:
         click.echo(f"{problem.path}: {problem.message}", err=True)
+    loaded, correlations = _load(rules)
     detector = Detector(
-        _load(rules),
+        loaded,
+        correlations=correlations,
         min_level=min_level,
         exceptions=silences,
         today=lambda: datetime.now(UTC).date(),

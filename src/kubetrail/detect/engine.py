@@ -19,9 +19,10 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import msgspec
 
+from kubetrail.detect.correlate import Correlator
 from kubetrail.detect.exceptions import Silence
 from kubetrail.detect.match import patch_as_object
-from kubetrail.detect.rules import LEVELS, Rule
+from kubetrail.detect.rules import LEVELS, Correlation, Rule
 from kubetrail.lake.engine import Engine, dedup_sql, records
 
 if TYPE_CHECKING:
@@ -90,11 +91,20 @@ class Detector:
         today: date | Callable[[], date] | None = None,
         stats: DetectStats | None = None,
         memory: int = 1_000_000,
+        correlations: Sequence[Correlation] = (),
     ) -> None:
         if exceptions and today is None:
             raise ValueError("exceptions need today's date")
-        floor = LEVELS.index(min_level)
-        self.rules = [r for r in rules if LEVELS.index(r.level) >= floor]
+        self._floor = floor = LEVELS.index(min_level)
+        self.correlator = Correlator(correlations) if correlations else None
+        referenced = self.correlator.referenced if self.correlator else frozenset()
+        self._silent = self.correlator.silent() if self.correlator else frozenset()
+        # Rules below the level still run when a correlation counts their findings.
+        self.rules = [
+            r
+            for r in rules
+            if LEVELS.index(r.level) >= floor or r.name in referenced or r.id in referenced
+        ]
         self.exceptions = list(exceptions)
         self._today = today
         self.stats = stats if stats is not None else DetectStats()
@@ -146,6 +156,32 @@ class Detector:
                 self.stats.silenced[silence.id] = self.stats.silenced.get(silence.id, 0) + 1
                 continue
             shown = row or row_from_event(event)
+            said = sentence(shown)
+            if self.correlator is not None:
+                received = str(key[2]) if key[2] else None
+                for corr, group, measure in self.correlator.feed(
+                    rule.name, rule.id, received, event
+                ):
+                    if LEVELS.index(corr.level) < self._floor:
+                        continue
+                    found.append(
+                        Finding(
+                            rule=corr.name,
+                            rule_id=corr.id,
+                            title=corr.title,
+                            level=corr.level,
+                            techniques=corr.techniques,
+                            attack=corr.attack,
+                            audit_id=event.get("auditID"),
+                            received_at=received,
+                            cluster=cluster if isinstance(cluster, str) else None,
+                            user=(event.get("user") or {}).get("username"),
+                            sentence=f"{Correlator.describe(corr, group, measure)}; last: {said}",
+                            source=str(row.get("source")) if row and row.get("source") else None,
+                        )
+                    )
+            if LEVELS.index(rule.level) < self._floor or {rule.name, rule.id} & self._silent:
+                continue
             found.append(
                 Finding(
                     rule=rule.name,
@@ -158,7 +194,7 @@ class Detector:
                     received_at=str(key[2]) if key[2] else None,
                     cluster=cluster if isinstance(cluster, str) else None,
                     user=(event.get("user") or {}).get("username"),
-                    sentence=sentence(shown),
+                    sentence=said,
                     source=str(row.get("source")) if row and row.get("source") else None,
                 )
             )
@@ -178,11 +214,19 @@ def detect(
     exceptions: Sequence[Silence] = (),
     today: date | None = None,
     stats: DetectStats | None = None,
+    correlations: Sequence[Correlation] = (),
 ) -> Iterator[Finding]:
     """Findings for ``events``: pairs of (the event as audit.k8s.io/v1 JSON, a lake row or
     ``{}`` — the row gives the sentence and provenance). ``exceptions`` in force on ``today``
     (required with them: the clock is the caller's) silence the findings they cover."""
-    detector = Detector(rules, min_level=min_level, exceptions=exceptions, today=today, stats=stats)
+    detector = Detector(
+        rules,
+        min_level=min_level,
+        exceptions=exceptions,
+        today=today,
+        stats=stats,
+        correlations=correlations,
+    )
     for event, row in events:
         yield from detector.feed(event, row)
 

@@ -21,7 +21,15 @@ import msgspec
 from kubetrail.detect.match import Predicate, compile_condition, plain_leaf
 from kubetrail.errors import InputError
 
-__all__ = ["LEVELS", "Rule", "RuleProblem", "bundled_pack", "load_rules"]
+__all__ = [
+    "LEVELS",
+    "Correlation",
+    "Rule",
+    "RuleProblem",
+    "bundled_pack",
+    "load_pack",
+    "load_rules",
+]
 
 LEVELS: Final = ("informational", "low", "medium", "high", "critical")
 
@@ -102,20 +110,87 @@ def required(node: Any, field: str) -> frozenset[str] | None:
     return frozenset({single[1]}) if single is not None and single[0] == field else None
 
 
+class Correlation(msgspec.Struct, frozen=True, kw_only=True):
+    """A Sigma correlation rule: event_count, value_count or temporal over other rules."""
+
+    id: str
+    name: str
+    title: str
+    level: str
+    path: str
+    type: str  # event_count | value_count | temporal
+    rules: tuple[str, ...]  # referenced rule names or ids
+    group_by: tuple[str, ...]
+    seconds: float
+    op: str  # gte, gt, lte, lt, eq
+    count: int
+    field: str | None  # value_count: the field whose distinct values count
+    generate: bool  # whether the referenced rules also report on their own
+    techniques: tuple[str, ...]
+    attack: tuple[str, ...]
+
+
 def load_rules(paths: Sequence[str | Path] | None = None) -> tuple[list[Rule], list[RuleProblem]]:
-    """The Kubernetes audit rules in ``paths`` (default: the bundled pack), and the problems."""
+    """The Kubernetes audit rules in ``paths`` (default: the bundled pack), and the problems.
+    Correlation rules are left to :func:`load_pack`."""
+    rules, _, problems = load_pack(paths)
+    return rules, problems
+
+
+def _correlation(text: str, where: str, stem: str) -> Correlation:
+    from sigma.correlations import SigmaCorrelationRule
+
+    sigma = SigmaCorrelationRule.from_yaml(text)
+    kind = str(getattr(sigma.type, "name", sigma.type)).lower()
+    if kind not in ("event_count", "value_count", "temporal"):
+        raise ValueError(f"correlation type {kind!r} is not supported")
+    tags = tuple(f"{t.namespace}.{t.name}" for t in sigma.tags)
+    condition: Any = sigma.condition  # simple conditions only (op, count, fieldref)
+    if condition is not None and not hasattr(condition, "op"):
+        raise ValueError("only simple correlation conditions (gte, gt, lte, lt, eq) are supported")
+    references = list(sigma.rules or [])
+    op = str(getattr(condition.op, "name", condition.op)).lower() if condition else "gte"
+    return Correlation(
+        id=str(sigma.id or stem),
+        name=stem,
+        title=sigma.title,
+        level=sigma.level.name.lower() if sigma.level is not None else "medium",
+        path=where,
+        type=kind,
+        rules=tuple(str(getattr(r, "reference", r)) for r in references),
+        group_by=tuple(sigma.group_by or ()),
+        seconds=float(sigma.timespan.seconds),
+        op=op,
+        count=int(condition.count) if condition else len(references),
+        field=str(condition.fieldref) if condition and condition.fieldref else None,
+        generate=bool(sigma.generate),
+        techniques=tuple(t.split(".", 1)[1] for t in tags if t.startswith("kubetrail.")),
+        attack=tuple(t.split(".", 1)[1].upper() for t in tags if t.startswith("attack.t")),
+    )
+
+
+def load_pack(
+    paths: Sequence[str | Path] | None = None,
+) -> tuple[list[Rule], list[Correlation], list[RuleProblem]]:
+    """Rules and correlation rules of ``paths`` (default: the bundled pack), and problems."""
     import yaml
     from sigma.exceptions import SigmaError
     from sigma.rule import SigmaRule
 
     rules: list[Rule] = []
+    correlations: list[Correlation] = []
     problems: list[RuleProblem] = []
     seen: dict[str, str] = {}
     for file in _files(paths or [bundled_pack()]):
         where = str(file)
         try:
-            sigma = SigmaRule.from_yaml(file.read_text(encoding="utf-8"))
-        except (SigmaError, ValueError, yaml.YAMLError) as exc:
+            text = file.read_text(encoding="utf-8")
+            doc = yaml.safe_load(text)
+            if isinstance(doc, dict) and "correlation" in doc:
+                correlations.append(_correlation(text, where, file.stem))
+                continue
+            sigma = SigmaRule.from_yaml(text)
+        except (SigmaError, ValueError, yaml.YAMLError, AttributeError) as exc:
             problems.append(RuleProblem(where, f"not a valid Sigma rule: {exc}"))
             continue
         source = sigma.logsource
@@ -163,7 +238,15 @@ def load_rules(paths: Sequence[str | Path] | None = None) -> tuple[list[Rule], l
                 trees=tuple(trees),
             )
         )
-    return rules, problems
+    names = {r.name for r in rules} | {r.id for r in rules}
+    for corr in correlations:
+        unknown = [r for r in corr.rules if r not in names]
+        if unknown:
+            problems.append(
+                RuleProblem(corr.path, f"correlation names unknown rules: {', '.join(unknown)}")
+            )
+    known = [c for c in correlations if all(r in names for r in c.rules)]
+    return rules, known, problems
 
 
 def _union(sets: list[frozenset[str] | None]) -> frozenset[str] | None:
