@@ -5,8 +5,8 @@ event with bodies) in a temporary file. Figures (best of --repeat, perf_counter,
 one core):
   read + decode    kubetrail's reader and msgspec decoding each event to a dict, nothing else
                    (the baseline: what any consumer of the log pays)
-  detect           the same plus every bundled rule (file_events -> detect): the streaming
-                   path of `kubetrail detect FILE`
+  detect           the same plus every bundled rule and correlation (file_events ->
+                   detect, every level): the streaming path of `kubetrail detect FILE`
   ingest path      the decode-redact-hash path of follow/serve (Ingestor.add), for scale
 The findings are counted and must be the same in every run, or the benchmark fails.
 Goal (issue 8): detection with the full pack >= 50,000 events/s.
@@ -28,7 +28,7 @@ from pathlib import Path
 import msgspec
 
 from kubetrail.detect.engine import detect, file_events
-from kubetrail.detect.rules import load_rules
+from kubetrail.detect.rules import load_pack
 from kubetrail.ingest.pipeline import Ingestor
 from kubetrail.ingest.read import ReadReport, read_lines
 from kubetrail.lake.store import Lake
@@ -47,7 +47,7 @@ def main() -> int:
     args = parser.parse_args()
     n = 20_000 if args.quick else args.events
     repeat = 1 if args.quick else args.repeat
-    rules, problems = load_rules()
+    rules, correlations, problems = load_pack()
     if problems:
         print(f"the bundled pack has problems: {problems}", file=sys.stderr)
         return 1
@@ -66,7 +66,8 @@ def main() -> int:
                 msgspec.json.decode(line.data)
 
         def run_detect() -> None:
-            found.append(sum(1 for _ in detect(rules, file_events([str(data)], ReadReport()))))
+            events = file_events([str(data)], ReadReport())
+            found.append(sum(1 for _ in detect(rules, events, correlations=correlations)))
 
         def ingest_path() -> None:
             ing = Ingestor(Lake(Path(tmp) / "lake", create=True), "bench")
@@ -89,7 +90,10 @@ def main() -> int:
         f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python "
         f"{platform.python_version()}, load average {os.getloadavg()[0]:.2f}"
     )
-    print(f"{n:,} generated events, {len(rules)} rules, {found[0]:,} findings")
+    print(
+        f"{n:,} generated events, {len(rules)} rules and {len(correlations)} correlations, "
+        f"{found[0]:,} findings"
+    )
     print(f"{'figure':<42} {'events/s':>10} {'vs baseline':>12}")
     for name, value in rate.items():
         print(f"{name:<42} {value:>10,.0f} {value / base:>11.2f}x")
@@ -102,6 +106,7 @@ def main() -> int:
             "python": platform.python_version(),
             "events": n,
             "rules": len(rules),
+            "correlations": len(correlations),
             "findings": found[0],
             "events_per_second": {k: round(v) for k, v in rate.items()},
             "goal_events_per_second": GOAL,

@@ -34,6 +34,9 @@ BODIES: Final = frozenset({"requestObject", "responseObject"})
 #: (the blinding analysis fixes only user, verb, resource and stage).
 OPEN_WORLD: Final = "\x00open-world"
 _MISSING: Final = object()
+# Maps whose keys hold dots (``authorization.k8s.io/decision``, ``app.kubernetes.io/name``,
+# ``authentication.kubernetes.io/pod-name``): below them a missing part may be part of a key.
+_DOTTED_KEYS: Final = frozenset({"annotations", "labels", "extra"})
 
 Predicate = Callable[[Mapping[str, Any]], bool | None]
 
@@ -54,13 +57,17 @@ def _getter(path: str) -> Callable[[Mapping[str, Any]], list[Any] | None]:
         if body and event.get(parts[0]) is None:
             return None
         node: Any = event
+        parent = ""
         for part in parts:
             if not isinstance(node, dict):
                 break
             child = node.get(part, _MISSING)
             if child is _MISSING:
-                break  # perhaps a key with dots: the general walk decides
+                if parent in _DOTTED_KEYS:
+                    break  # perhaps a key with dots: the general walk decides
+                return None if OPEN_WORLD in event else []
             node = child
+            parent = part
         else:
             if isinstance(node, list):
                 return node
