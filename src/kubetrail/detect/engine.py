@@ -136,6 +136,7 @@ class Detector:
         if todo is None:
             todo = self._candidates[shape] = [r for r in self.rules if _may_fire(r, shape)]
         found: list[Finding] = []
+        said = ""  # the event's sentence: made once, and only for a finding reported
         for rule in todo:
             fired_key = (rule.id, *key)
             if fired_key in self._fired or not rule.matches(event):
@@ -155,55 +156,48 @@ class Detector:
             if silence is not None:
                 self.stats.silenced[silence.id] = self.stats.silenced.get(silence.id, 0) + 1
                 continue
-            shown = row or row_from_event(event)
-            said = sentence(shown)
+            received = str(key[2]) if key[2] else None
             if self.correlator is not None:
-                received = str(key[2]) if key[2] else None
                 for corr, group, measure in self.correlator.feed(
                     rule.name, rule.id, received, event
                 ):
-                    if LEVELS.index(corr.level) < self._floor:
-                        continue
-                    found.append(
-                        Finding(
-                            rule=corr.name,
-                            rule_id=corr.id,
-                            title=corr.title,
-                            level=corr.level,
-                            techniques=corr.techniques,
-                            attack=corr.attack,
-                            audit_id=event.get("auditID"),
-                            received_at=received,
-                            cluster=cluster if isinstance(cluster, str) else None,
-                            user=(event.get("user") or {}).get("username"),
-                            sentence=f"{Correlator.describe(corr, group, measure)}; last: {said}",
-                            source=str(row.get("source")) if row and row.get("source") else None,
-                        )
-                    )
-            if LEVELS.index(rule.level) < self._floor or {rule.name, rule.id} & self._silent:
-                continue
-            found.append(
-                Finding(
-                    rule=rule.name,
-                    rule_id=rule.id,
-                    title=rule.title,
-                    level=rule.level,
-                    techniques=rule.techniques,
-                    attack=rule.attack,
-                    audit_id=event.get("auditID"),
-                    received_at=str(key[2]) if key[2] else None,
-                    cluster=cluster if isinstance(cluster, str) else None,
-                    user=(event.get("user") or {}).get("username"),
-                    sentence=said,
-                    source=str(row.get("source")) if row and row.get("source") else None,
-                )
-            )
+                    if LEVELS.index(corr.level) >= self._floor:
+                        said = said or sentence(row or row_from_event(event))
+                        text = f"{Correlator.describe(corr, group, measure)}; last: {said}"
+                        found.append(_finding(corr, event, row, received, cluster, text))
+            if LEVELS.index(rule.level) >= self._floor and not {rule.name, rule.id} & self._silent:
+                said = said or sentence(row or row_from_event(event))
+                found.append(_finding(rule, event, row, received, cluster, said))
         return found
 
     def _remember(self, key: tuple[object, ...]) -> None:
         self._fired[key] = None
         if len(self._fired) > self._memory:
             del self._fired[next(iter(self._fired))]
+
+
+def _finding(
+    what: Rule | Correlation,
+    event: Mapping[str, Any],
+    row: Mapping[str, Any] | None,
+    received: str | None,
+    cluster: object,
+    sentence: str,
+) -> Finding:
+    return Finding(
+        rule=what.name,
+        rule_id=what.id,
+        title=what.title,
+        level=what.level,
+        techniques=what.techniques,
+        attack=what.attack,
+        audit_id=event.get("auditID"),
+        received_at=received,
+        cluster=cluster if isinstance(cluster, str) else None,
+        user=(event.get("user") or {}).get("username"),
+        sentence=sentence,
+        source=str(row.get("source")) if row and row.get("source") else None,
+    )
 
 
 def detect(
