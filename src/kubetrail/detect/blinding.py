@@ -27,6 +27,7 @@ from typing import Any, Final, Literal
 
 import msgspec
 
+from kubetrail.catalog.discovery import Discovery
 from kubetrail.detect.match import OPEN_WORLD, plain_alternatives
 from kubetrail.detect.rules import Rule
 from kubetrail.model.attributes import RequestAttributes
@@ -67,19 +68,20 @@ def needed_level(rule: Rule) -> Level:
     return Level.METADATA
 
 
-def _group(resource: str) -> str:
+def _newest_discovery() -> Discovery:
     from kubetrail.catalog.discovery import load_discovery
     from kubetrail.policy.validate import NEWEST, KubeVersion
 
-    groups = load_discovery(KubeVersion(*NEWEST)).groups_serving(resource)
+    return load_discovery(KubeVersion(*NEWEST))
+
+
+def _group(discovery: Discovery, resource: str) -> str:
+    groups = discovery.groups_serving(resource)
     return "" if not groups or "" in groups else groups[0]
 
 
-def _namespaced(group: str, resource: str) -> bool:
-    from kubetrail.catalog.discovery import load_discovery
-    from kubetrail.policy.validate import NEWEST, KubeVersion
-
-    info = load_discovery(KubeVersion(*NEWEST)).lookup(group, resource)
+def _namespaced(discovery: Discovery, group: str, resource: str) -> bool:
+    info = discovery.lookup(group, resource)
     return True if info is None else info.namespaced
 
 
@@ -179,14 +181,21 @@ def _stages(rule: Rule) -> frozenset[Stage] | None:
     return frozenset(found) or None
 
 
-def rule_sight(rule: Rule, evaluator: Evaluator, callers: Sequence[Caller] = CALLERS) -> RuleSight:
+def rule_sight(
+    rule: Rule,
+    evaluator: Evaluator,
+    callers: Sequence[Caller] = CALLERS,
+    *,
+    discovery: Discovery | None = None,
+) -> RuleSight:
+    discovery = discovery or _newest_discovery()  # read once per rule, not once per probe
     needs = needed_level(rule)
     stages = _stages(rule)
     impersonating = any(f.startswith("impersonatedUser") for f in rule.fields)
     probes: list[Probe] = []
     for resource, sub, verb, ns, wanted_name in _probes(rule):
-        group = _group(resource)
-        if not _namespaced(group, resource):
+        group = _group(discovery, resource)
+        if not _namespaced(discovery, group, resource):
             if ns:
                 continue
             namespace = ""
@@ -253,5 +262,6 @@ def blinding(policy: Policy, rules: Sequence[Rule]) -> list[RuleSight]:
     """Every rule's sight under ``policy``, worst first."""
     evaluator = Evaluator(policy)
     order = {"broken": 0, "blinded": 1, "partly blinded": 2, "live": 3}
-    sights = [rule_sight(r, evaluator) for r in rules]
+    discovery = _newest_discovery()  # once for every rule
+    sights = [rule_sight(r, evaluator, discovery=discovery) for r in rules]
     return sorted(sights, key=lambda s: (order[s.sight], s.rule.name))
