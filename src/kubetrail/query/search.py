@@ -260,17 +260,24 @@ def where_sql(filters: Filters, now: datetime) -> tuple[list[str], list[object]]
     return conds, params
 
 
-def _selected(filters: Filters, now: datetime, *, all_stages: bool) -> tuple[str, list[object]]:
+def _where(filters: Filters, now: datetime) -> tuple[str, list[object]]:
+    """`` WHERE …`` (or nothing) for the filters, and its parameters."""
     conds, params = where_sql(filters, now)
-    where = " WHERE " + " AND ".join(conds) if conds else ""
-    rows = dedup_sql(f"(SELECT * FROM raw_events{where})")
-    if all_stages:
-        return rows, params
-    last = (
-        f"SELECT * FROM ({rows}) QUALIFY rank() OVER "
+    return (" WHERE " + " AND ".join(conds) if conds else ""), params
+
+
+def _last_stage(relation: str) -> str:
+    """Each request's last stage (ties, i.e. audit-ID collisions, all kept)."""
+    return (
+        f"SELECT * FROM ({relation}) QUALIFY rank() OVER "
         f"(PARTITION BY {_REQUEST} ORDER BY {_STAGE_RANK} DESC, stage_at DESC) = 1"
     )
-    return last, params
+
+
+def _selected(filters: Filters, now: datetime, *, all_stages: bool) -> tuple[str, list[object]]:
+    where, params = _where(filters, now)
+    rows = dedup_sql(f"(SELECT * FROM raw_events{where})")
+    return (rows if all_stages else _last_stage(rows)), params
 
 
 # Two phases: the request keys first (narrow columns, cheap to scan, sort and deduplicate),
@@ -303,14 +310,10 @@ def search(
             sql += " LIMIT ?"
             params = [*params, int(limit)]
         return records(engine.query(sql, params))
-    conds, params = where_sql(filters, now)
-    where = " WHERE " + " AND ".join(conds) if conds else ""
+    where, params = _where(filters, now)
     keys = f"SELECT DISTINCT {', '.join(_EXACT)} FROM raw_events{where}"  # exact dups fold
     if not all_stages:
-        keys = (
-            f"SELECT * FROM ({keys}) QUALIFY rank() OVER "
-            f"(PARTITION BY {_REQUEST} ORDER BY {_STAGE_RANK} DESC, stage_at DESC) = 1"
-        )
+        keys = _last_stage(keys)
     chosen = engine.query(f"SELECT * FROM ({keys}) ORDER BY {sort} LIMIT ?", [*params, limit])
     if not chosen.rows:
         return []
@@ -433,8 +436,7 @@ def top(
     """Requests and their bytes by one dimension, largest first; and the totals."""
     if by not in TOP_DIMENSIONS:
         raise UsageError(f"--by {by!r}: give one of {', '.join(TOP_DIMENSIONS)}")
-    conds, params = where_sql(filters, now)
-    where = " WHERE " + " AND ".join(conds) if conds else ""
+    where, params = _where(filters, now)
     # One row per request (which also folds exact duplicates), valued as its last stage: a
     # hash aggregate, far cheaper on a large lake than the window search() uses.
     per_request = (
