@@ -236,31 +236,26 @@ def compile_condition(node: Any) -> Predicate:
 
         return negate
     if isinstance(node, ConditionAND):
-
-        def conjunction(event: Mapping[str, Any]) -> bool | None:
-            unknown = False
-            for arg in args:
-                result = arg(event)
-                if result is False:
-                    return False
-                unknown = unknown or result is None
-            return None if unknown else True
-
-        return conjunction
+        return _kleene(args, decisive=False)
     if isinstance(node, ConditionOR):
-        args = _merge_plain_alternatives(node.args) or args
-
-        def disjunction(event: Mapping[str, Any]) -> bool | None:
-            unknown = False
-            for arg in args:
-                result = arg(event)
-                if result is True:
-                    return True
-                unknown = unknown or result is None
-            return None if unknown else False
-
-        return disjunction
+        return _kleene(_merge_plain_alternatives(node.args) or args, decisive=True)
     raise InputError(f"unsupported condition element {type(node).__name__}")
+
+
+def _kleene(args: list[Predicate], *, decisive: bool) -> Predicate:
+    """AND (``decisive=False``: one false decides) or OR (one true decides) in Kleene logic:
+    otherwise unknown if any argument is unknown."""
+
+    def combine(event: Mapping[str, Any]) -> bool | None:
+        unknown = False
+        for arg in args:
+            result = arg(event)
+            if result is decisive:
+                return decisive
+            unknown = unknown or result is None
+        return None if unknown else not decisive
+
+    return combine
 
 
 def plain_leaf(node: Any) -> tuple[str, str] | None:
