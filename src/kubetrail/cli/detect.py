@@ -133,7 +133,8 @@ def detect(
 
         engine = open_engine(resolve_lake(lake))
         start = parse_time(since, datetime.now(UTC)) if since else None
-        events = lake_events(engine, start)
+        # The engine selects the rows a rule may fire on; the matcher decides on those.
+        events = lake_events(engine, start, rules=loaded)
     else:
         events = file_events(expand_paths(paths), report, stdin=sys.stdin.buffer)
     counts: dict[str, int] = {}

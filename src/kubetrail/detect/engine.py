@@ -332,18 +332,25 @@ def row_from_event(event: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def lake_events(
-    engine: Engine, since: datetime | None = None
+    engine: Engine, since: datetime | None = None, *, rules: Sequence[Rule] | None = None
 ) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
-    """Every event of the lake (exact duplicates removed), oldest first, as (event, row); one
-    hour partition in memory at a time."""
+    """The events of the lake (exact duplicates removed), oldest first, as (event, row); one
+    hour partition in memory at a time. With ``rules``, only the rows one of them may fire on
+    (:func:`kubetrail.detect.sql.candidates_sql`, decided by the engine): the findings are
+    the same, and the other rows' bodies are never read."""
     where, params = "", []
     if since is not None:
         where, params = " WHERE received_at >= ?", [since]
     hours = engine.query(
         f"SELECT DISTINCT date, hour FROM raw_events{where} ORDER BY 1, 2", params
     ).rows
+    part = "date = ? AND hour = ?" + (" AND received_at >= ?" if since is not None else "")
+    if rules is not None:
+        from kubetrail.detect.sql import candidates_sql
+
+        part += f" AND {candidates_sql(rules)}"
     for day, hour in hours:
-        part = "date = ? AND hour = ?" + (" AND received_at >= ?" if since is not None else "")
+        # Filtering before removing duplicates is the same: exact copies pass or fail together.
         rows = dedup_sql(f"(SELECT * FROM raw_events WHERE {part})")
         result = engine.query(
             f"SELECT * FROM ({rows}) ORDER BY received_at, stage_at, audit_id, event_hash",

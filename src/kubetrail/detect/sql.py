@@ -1,0 +1,179 @@
+"""Rules as SQL over the lake: which rows a rule *may* fire on, decided by the engine.
+
+Each rule's resolved condition (pySigma's tree) is compiled into a SQL expression over the
+lake's flat columns that is true on every row the rule can fire on — a sound bound, never
+narrower than the rule. Leaves SQL decides exactly are plain-string and integer comparisons
+on the columns below (verb, resource, user, groups, namespace, code, authorization decision…);
+any other leaf (bodies, wildcards, regular expressions, CIDRs, ``exists``, keys of
+``user.extra``) is *unknown* to the bound. Through NOT, a node has two bounds: ``may`` (could
+be true) and ``must`` (is certainly true); NOT swaps and negates them, AND and OR combine them
+pairwise, and an unknown leaf is ``may = TRUE, must = FALSE``.
+
+The engine scans the lake once with the OR of every rule's ``may`` and hands only the rows it
+selects to the in-process matcher (:mod:`kubetrail.detect.match`), which decides. The findings
+are therefore those of the matcher over every row — exact duplicates of a row pass or fail the
+bound together, and a row no rule may fire on yields no finding, no correlation step and no
+"once per request" memory — while the lake's bodies are decompressed only for candidates.
+``tests/detect/test_sql.py`` checks both halves: the bound holds on every fixture event that
+must match, and the lake path gives the findings of the matcher over all rows.
+
+Case: Sigma compares strings case-insensitively. SQL's ``lower`` and Python's agree on ASCII;
+a value holding other characters (``strlen`` in bytes differs from ``length`` in characters)
+is left to the matcher, so the bound stays sound for any Unicode case rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Final
+
+from kubetrail.detect.rules import Rule
+from kubetrail.lake.schema import sql_str
+
+__all__ = ["COLUMN_OF", "candidates_sql", "may_fire_sql"]
+
+# Event field (Sigma) → (lake column, holds a list). The rows the lake rebuilds into events
+# (engine.event_from_row) take these fields from exactly these columns.
+COLUMN_OF: Final[dict[str, tuple[str, bool]]] = {
+    "verb": ("verb", False),
+    "stage": ("stage", False),
+    "level": ("level", False),
+    "auditID": ("audit_id", False),
+    "requestURI": ("request_uri", False),
+    "userAgent": ("user_agent", False),
+    "user.username": ("user_name", False),
+    "user.uid": ("user_uid", False),
+    "user.groups": ("user_groups", True),
+    "impersonatedUser.username": ("impersonated_name", False),
+    "impersonatedUser.groups": ("impersonated_groups", True),
+    "sourceIPs": ("source_ips", True),
+    "objectRef.resource": ("object_resource", False),
+    "objectRef.subresource": ("object_subresource", False),
+    "objectRef.namespace": ("object_namespace", False),
+    "objectRef.name": ("object_name", False),
+    "objectRef.apiGroup": ("object_api_group", False),
+    "objectRef.apiVersion": ("object_api_version", False),
+    "responseStatus.code": ("response_code", False),
+    "responseStatus.reason": ("response_reason", False),
+    "annotations.authorization.k8s.io/decision": ("authz_decision", False),
+    "annotations.authorization.k8s.io/reason": ("authz_reason", False),
+}
+_TRUE: Final = "TRUE"
+_FALSE: Final = "FALSE"
+
+
+def may_fire_sql(rule: Rule) -> str:
+    """A SQL condition over the lake's columns, true on every row ``rule`` can fire on."""
+    return _or([_bounds(tree)[0] for tree in rule.trees])
+
+
+def candidates_sql(rules: Sequence[Rule]) -> str:
+    """True on every row at least one of ``rules`` can fire on."""
+    return _or([may_fire_sql(rule) for rule in rules])
+
+
+def _bounds(node: Any) -> tuple[str, str]:
+    """(may, must) of a condition node."""
+    from sigma.conditions import (
+        ConditionAND,
+        ConditionFieldEqualsValueExpression,
+        ConditionNOT,
+        ConditionOR,
+    )
+
+    if isinstance(node, ConditionFieldEqualsValueExpression):
+        exact = _leaf(str(node.field), node.value)
+        return (exact, exact) if exact is not None else (_TRUE, _FALSE)
+    args = [_bounds(a) for a in getattr(node, "args", ())]
+    if isinstance(node, ConditionNOT):
+        ((may, must),) = args
+        return _not(must), _not(may)
+    if isinstance(node, ConditionAND):
+        return _and([a[0] for a in args]), _and([a[1] for a in args])
+    if isinstance(node, ConditionOR):
+        return _or([a[0] for a in args]), _or([a[1] for a in args])
+    return _TRUE, _FALSE  # anything else: unknown to the bound, decided by the matcher
+
+
+def _leaf(field: str, value: Any) -> str | None:
+    """The exact SQL of ``field = value`` (never NULL), or None where SQL does not decide."""
+    from sigma.types import SigmaExists, SigmaNumber, SigmaString
+
+    mapped = COLUMN_OF.get(field)
+    if mapped is None:
+        return None
+    column, is_list = mapped
+    code = field == "responseStatus.code"
+    if isinstance(value, SigmaExists) and not is_list:
+        # The rebuilt event holds a field exactly when its column is not null.
+        return f"({column} IS {'NOT ' if value.exists else ''}NULL)"
+    if type(value) is SigmaString:
+        pattern = _like(value)
+        if pattern is None or (code and value.contains_special()):
+            return None
+        if not value.contains_special():
+            test = f"= {sql_str(_plain(value))}"
+        else:
+            test = f"LIKE {sql_str(pattern)} ESCAPE '\\'"
+    elif code and isinstance(value, SigmaNumber) and isinstance(value.number, int):
+        test = f"= {sql_str(str(value.number))}"  # elsewhere the matcher reads " 5" as 5
+    else:
+        return None
+    if code:  # an integer column: its text is what the matcher compares
+        return f"coalesce(CAST({column} AS VARCHAR) {test}, FALSE)"
+    if is_list:
+        return (
+            f"coalesce(list_bool_or(list_transform({column}, lambda x: lower(x) {test} "
+            "OR strlen(x) <> length(x))), FALSE)"
+        )
+    return f"coalesce(lower({column}) {test} OR strlen({column}) <> length({column}), FALSE)"
+
+
+def _plain(value: Any) -> str:
+    return "".join(str(part) for part in value.s).lower()
+
+
+def _like(value: Any) -> str | None:
+    """A Sigma string (``*`` and ``?`` wildcards) as a lower-case LIKE pattern (escape ``\\``);
+    None if it holds anything else or characters outside ASCII."""
+    from sigma.types import SpecialChars
+
+    out = []
+    for part in value.s:
+        if isinstance(part, str):
+            if not part.isascii():
+                return None
+            out.append(part.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_"))
+        elif part == SpecialChars.WILDCARD_MULTI:
+            out.append("%")
+        elif part == SpecialChars.WILDCARD_SINGLE:
+            out.append("_")
+        else:
+            return None
+    return "".join(out)
+
+
+def _not(expr: str) -> str:
+    if expr == _TRUE:
+        return _FALSE
+    if expr == _FALSE:
+        return _TRUE
+    return f"(NOT {expr})"
+
+
+def _and(exprs: list[str]) -> str:
+    if _FALSE in exprs:
+        return _FALSE
+    kept = list(dict.fromkeys(e for e in exprs if e != _TRUE))
+    if not kept:
+        return _TRUE
+    return kept[0] if len(kept) == 1 else "(" + " AND ".join(kept) + ")"
+
+
+def _or(exprs: list[str]) -> str:
+    if _TRUE in exprs:
+        return _TRUE
+    kept = list(dict.fromkeys(e for e in exprs if e != _FALSE))
+    if not kept:
+        return _FALSE
+    return kept[0] if len(kept) == 1 else "(" + " OR ".join(kept) + ")"

@@ -1,0 +1,192 @@
+"""Rules as SQL over the lake (kubetrail.detect.sql): the bound never excludes a row a rule
+fires on, and `detect --lake` through it gives the matcher's findings over every row."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kubetrail.detect.engine import detect, event_from_row, lake_events
+from kubetrail.detect.rules import load_rules
+from kubetrail.detect.sql import candidates_sql, may_fire_sql
+from kubetrail.ingest.pipeline import Ingestor
+from kubetrail.ingest.read import ReadReport, expand_paths, read_lines
+from kubetrail.lake.engine import DuckDBEngine, records
+from kubetrail.lake.store import Lake
+from tests.detect.test_pack import BY_NAME, CASES, RULES, _sample, ev
+
+
+def _lake(tmp_path: Path, events: list[dict[str, Any]]) -> DuckDBEngine:
+    lake = Lake(tmp_path / "lake", create=True)
+    ing = Ingestor(lake, "c")
+    for event in events:
+        ing.add(json.dumps(event).encode(), "test")
+    ing.close()
+    assert ing.stats.written == len(events)
+    return DuckDBEngine(lake)
+
+
+def _cases(which: int) -> list[dict[str, Any]]:
+    """Every rule's must-match (0) or must-not-match (1) events, with distinct audit IDs."""
+    out = []
+    for name, cases in sorted(CASES.items()):
+        for i, event in enumerate(cases[which]):
+            out.append({**event, "auditID": f"{name}#{i}"})
+    return out
+
+
+def test_the_bound_keeps_every_event_a_rule_matches(tmp_path: Path) -> None:
+    engine = _lake(tmp_path, _cases(0))
+    try:
+        for name in sorted(CASES):
+            kept = {
+                r[0]
+                for r in engine.query(
+                    f"SELECT audit_id FROM raw_events WHERE {may_fire_sql(BY_NAME[name])}"
+                ).rows
+            }
+            wanted = {f"{name}#{i}" for i in range(len(CASES[name][0]))}
+            assert wanted <= kept, name
+    finally:
+        engine.close()
+
+
+def test_the_bound_is_exact_where_the_matcher_rebuilds_the_row(tmp_path: Path) -> None:
+    """Where the bound drops a row, the matcher — over the very row rebuilt from the lake —
+    finds nothing either (soundness checked on the rows, not only on the cases)."""
+    engine = _lake(tmp_path, _cases(0) + _cases(1))
+    try:
+        rows = list(records(engine.query("SELECT * FROM raw_events")))
+        for rule in RULES:
+            kept = {
+                r[0]
+                for r in engine.query(
+                    f"SELECT audit_id FROM raw_events WHERE {may_fire_sql(rule)}"
+                ).rows
+            }
+            fired = {row["audit_id"] for row in rows if rule.matches(event_from_row(row))}
+            assert fired <= kept, rule.name
+        # And it is a filter: most rules' bounds drop most of the other rules' cases.
+        narrow = sum(
+            1
+            for rule in RULES
+            if engine.query(f"SELECT count(*) FROM raw_events WHERE {may_fire_sql(rule)}").rows[0][
+                0
+            ]
+            < len(rows) / 4
+        )
+        assert narrow >= len(RULES) * 3 // 4
+    finally:
+        engine.close()
+
+
+def test_lake_findings_through_the_bound_are_those_over_every_row(
+    tmp_path: Path, corpus: Path
+) -> None:
+    paths = expand_paths([str(_sample(tmp_path, 4)), str(corpus / "upstream" / "falco")])
+    lake = Lake(tmp_path / "lake", create=True)
+    ing = Ingestor(lake, "c")
+    for line in read_lines(paths, ReadReport()):
+        with contextlib.suppress(ValueError):  # LICENSE files
+            ing.add(line.data, line.source)
+    ing.close()
+    engine = DuckDBEngine(lake)
+    try:
+        every = [(f.rule, f.audit_id, f.sentence) for f in detect(RULES, lake_events(engine))]
+        bounded = [
+            (f.rule, f.audit_id, f.sentence)
+            for f in detect(RULES, lake_events(engine, rules=RULES))
+        ]
+        total = engine.query("SELECT count(*) FROM raw_events").rows[0][0]
+        selected = engine.query(
+            f"SELECT count(*) FROM raw_events WHERE {candidates_sql(RULES)}"
+        ).rows[0][0]
+    finally:
+        engine.close()
+    assert len(every) > 20
+    assert bounded == every  # same findings, same order, same sentences
+    assert selected < total / 2  # the engine, not Python, drops most rows
+
+
+@pytest.mark.parametrize(
+    ("detection", "event", "kept"),
+    [
+        # NOT of a body leaf: unknown to the bound, so the row stays for the matcher.
+        ({"sel": {"verb": "create"}, "tls": {"requestObject.spec.tls|exists": True},
+          "condition": "sel and not tls"}, ev("create", "ingresses"), True),
+        ({"sel": {"verb": "create"}, "condition": "not sel"}, ev("create", "pods"), False),
+        ({"sel": {"user.groups": "SYSTEM:MASTERS"}, "condition": "sel"},
+         {**ev("get", "pods"), "user": {"username": "a", "groups": ["system:masters"]}}, True),
+        ({"sel": {"responseStatus.code": 403}, "condition": "sel"},
+         ev("get", "pods", responseStatus={"code": 403}), True),
+        ({"sel": {"responseStatus.code": "403"}, "condition": "sel"},
+         ev("get", "pods", responseStatus={"code": 200}), False),
+        # A value outside ASCII: Python's and SQL's case rules may differ, the matcher decides.
+        ({"sel": {"objectRef.namespace": "kube-system"}, "condition": "sel"},
+         ev("get", "pods", ns="\u212aube-system"), True),
+    ],
+)  # fmt: skip
+def test_bound_cases(
+    tmp_path: Path, detection: dict[str, Any], event: dict[str, Any], kept: bool
+) -> None:
+    import yaml
+
+    rule_file = tmp_path / "r.yml"
+    rule_file.write_text(
+        yaml.safe_dump(
+            {
+                "title": "t",
+                "logsource": {"product": "kubernetes", "service": "audit"},
+                "detection": detection,
+                "level": "low",
+            }
+        )
+    )
+    (rule,), problems = load_rules([rule_file])
+    assert problems == []
+    engine = _lake(tmp_path, [event])
+    try:
+        found = engine.query(f"SELECT count(*) FROM raw_events WHERE {may_fire_sql(rule)}")
+        assert bool(found.rows[0][0]) is kept
+        if not kept:  # sound: the matcher agrees on the row
+            (row,) = records(engine.query("SELECT * FROM raw_events"))
+            assert not rule.matches(event_from_row(row))
+    finally:
+        engine.close()
+
+
+def test_pack_bound_is_one_valid_expression() -> None:
+    rules, _ = load_rules()
+    sql = candidates_sql(rules)
+    assert sql not in ("TRUE", "FALSE")
+    assert "object_resource" in sql
+
+
+@pytest.mark.parametrize(
+    ("detection", "event", "kept"),
+    [
+        ({"sel": {"userAgent|startswith": "kubectl/"}, "condition": "sel"},
+         ev("get", "pods", userAgent="KUBECTL/v1.31"), True),
+        ({"sel": {"userAgent|startswith": "kubectl/"}, "condition": "sel"},
+         ev("get", "pods", userAgent="curl/8"), False),
+        # LIKE's own wildcards in a rule's text are literal characters.
+        ({"sel": {"objectRef.name|contains": "a_b%"}, "condition": "sel"},
+         ev("get", "pods", name="xaXbYy"), False),
+        ({"sel": {"objectRef.name|contains": "a_b%"}, "condition": "sel"},
+         ev("get", "pods", name="xa_b%y"), True),
+        ({"sel": {"impersonatedUser.username|exists": True}, "condition": "sel"},
+         ev("get", "pods"), False),
+        ({"sel": {"impersonatedUser.username|exists": True}, "condition": "sel"},
+         ev("get", "pods", impersonatedUser={"username": "bob"}), True),
+        ({"sel": {"impersonatedUser.username|exists": False}, "condition": "sel"},
+         ev("get", "pods"), True),
+    ],
+)  # fmt: skip
+def test_wildcards_and_exists(
+    tmp_path: Path, detection: dict[str, Any], event: dict[str, Any], kept: bool
+) -> None:
+    test_bound_cases(tmp_path, detection, event, kept)
