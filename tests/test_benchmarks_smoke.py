@@ -133,6 +133,7 @@ def test_bench_simulate_quick(corpus: Path) -> None:
         ("bench_ingest.py", ["DuckDB COPY to partitioned Parquet (baseline)", "peak RSS"]),
         ("bench_query.py", ["search --user X --since 24h", "hand SQL", "top --by user"]),
         ("bench_detect.py", ["read + decode to dicts (baseline)", "detect, full pack"]),
+        ("bench_detect_lake.py", ["rows the rules may fire on (baseline)", "detect --lake"]),
     ],
 )
 def test_bench_lake_quick(script: str, figures: list[str]) -> None:

@@ -49,6 +49,41 @@ def test_detect_files_sentences_and_json(capsys: pytest.CaptureFixture[str], log
     assert finding["rule"] == "pod-exec"
     assert finding["techniques"] == ["exec-into-container", "attach-to-container"]
     assert finding["audit_id"] == "e1"
+    assert finding["source"] == f"{log}:1"  # the first stage fired: its file and line
+
+
+def test_detect_sarif(capsys: pytest.CaptureFixture[str], log: Path, tmp_path: Path) -> None:
+    code, out, _ = run(capsys, "detect", str(log), "-o", "sarif")
+    assert code == 0
+    doc = json.loads(out)
+    assert doc["version"] == "2.1.0"
+    (run_,) = doc["runs"]
+    driver = run_["tool"]["driver"]
+    assert driver["name"] == "kubetrail"
+    assert len(driver["rules"]) == 53  # 50 rules and 3 correlations, each described
+    (result,) = run_["results"]
+    assert driver["rules"][result["ruleIndex"]]["id"] == result["ruleId"] == "pod-exec"
+    assert result["level"] == "warning"  # medium
+    assert result["properties"]["sigma-level"] == "medium"
+    assert result["message"]["text"].startswith("2026-11-26 10:15:00Z alice ran a command")
+    (location,) = result["locations"]
+    assert location["physicalLocation"] == {
+        "artifactLocation": {"uri": str(log)},
+        "region": {"startLine": 1},
+    }
+    assert location["logicalLocations"] == [{"name": "e1", "kind": "auditID"}]
+    assert "T1609" in driver["rules"][result["ruleIndex"]]["properties"]["tags"]
+    # From the lake: the same result, from the provenance the lake keeps.
+    lake = str(tmp_path / "lake")
+    assert main(["ingest", str(log), "--lake", lake]) == 0
+    capsys.readouterr()
+    _, out, _ = run(capsys, "detect", "--lake", lake, "-o", "sarif")
+    (from_lake,) = json.loads(out)["runs"][0]["results"]
+    assert from_lake["properties"].pop("cluster") == "default"  # the lake knows the cluster
+    assert from_lake["partialFingerprints"] == {"auditID/v1": "default/e1"}
+    for key in ("properties", "partialFingerprints"):
+        del from_lake[key], result[key]
+    assert from_lake == result
 
 
 def test_detect_lake_and_fail_on(

@@ -24,16 +24,15 @@ EXEC = {"resource": "pods", "subresource": "exec", "namespace": "prod", "name": 
 
 def test_alerts_are_rate_limited_per_rule(tmp_path: Path) -> None:
     now = [1000.0]
-    lines: list[str] = []
-    alerts = LiveAlerts(Detector(RULES), lines.append, clock=lambda: now[0], per_minute=3)
+    docs: list[dict[str, Any]] = []
+    alerts = LiveAlerts(Detector(RULES), [docs.append], clock=lambda: now[0], per_minute=3)
     ingestor = Ingestor(Lake(tmp_path / "lake", create=True), "c", observer=alerts)
     for i in range(5):
         ingestor.add(event(f"e{i}", verb="get", objectRef=EXEC), "t")
     ingestor.add(event("e1", verb="get", objectRef=EXEC, stage="ResponseStarted"), "t")
-    assert len(lines) == 3  # e0-e2; e3 and e4 held back; e1's second stage fires nothing
+    assert len(docs) == 3  # e0-e2; e3 and e4 held back; e1's second stage fires nothing
     now[0] += 61
     ingestor.add(event("e9", verb="get", objectRef=EXEC), "t")
-    docs: list[dict[str, Any]] = [json.loads(line) for line in lines]
     assert [d["audit_id"] for d in docs] == ["e0", "e1", "e2", "e9"]
     assert docs[-1]["held_back_before"] == 2
     assert docs[0]["rule"] == "pod-exec"

@@ -190,3 +190,105 @@ def test_wildcards_and_exists(
     tmp_path: Path, detection: dict[str, Any], event: dict[str, Any], kept: bool
 ) -> None:
     test_bound_cases(tmp_path, detection, event, kept)
+
+
+def test_lake_rows_are_rendered_as_records_renders_them(tmp_path: Path) -> None:
+    """lake_events renders timestamps in SQL; the rows equal those of records()."""
+    engine = _lake(tmp_path, _cases(0)[:40])
+    try:
+        streamed = [row for _, row in lake_events(engine)]
+        expected = records(
+            engine.query(
+                "SELECT * FROM events ORDER BY received_at, stage_at, audit_id, event_hash"
+            )
+        )
+    finally:
+        engine.close()
+    assert len(streamed) == 40
+    assert streamed == expected
+
+
+PRIV = {"sel": {"verb": "create", "requestObject.spec.containers.securityContext.privileged": True},
+        "condition": "sel"}  # fmt: skip
+NO_TLS = {"sel": {"verb": "create"}, "tls": {"requestObject.spec.tls|exists": False},
+          "condition": "sel and tls"}  # fmt: skip
+EXTRA = {"sel": {"user.extra.authentication.kubernetes.io/pod-name|exists": True},
+         "condition": "sel"}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("detection", "event", "kept"),
+    [
+        (PRIV, ev("create", "pods", body={"spec": {"containers": [
+            {"securityContext": {"privileged": True}}]}}), True),
+        (PRIV, ev("create", "pods", body={"spec": {"containers": [{"name": "c"}]}}), False),
+        (PRIV, ev("create", "pods"), False),  # no body: the matcher's unknown never fires
+        # A JSON Patch names the key in its path.
+        (PRIV, ev("patch", "pods", body=[{"op": "add", "value": True,
+            "path": "/spec/containers/0/securityContext/privileged"}]), False),
+        (NO_TLS, ev("create", "ingresses", body={"spec": {"rules": []}}), True),
+        (NO_TLS, ev("create", "ingresses"), False),
+        (EXTRA, {**ev("get", "pods"), "user": {"username": "system:serviceaccount:a:b",
+            "extra": {"authentication.kubernetes.io/pod-name": ["p"]}}}, True),
+        (EXTRA, ev("get", "pods"), False),
+    ],
+)  # fmt: skip
+def test_bounds_of_json_leaves(
+    tmp_path: Path, detection: dict[str, Any], event: dict[str, Any], kept: bool
+) -> None:
+    test_bound_cases(tmp_path, detection, event, kept)
+
+
+def test_an_escaped_key_cannot_slip_past_the_bound(tmp_path: Path) -> None:
+    """The raw text of an event whose key is written \\u0070rivileged (json.dumps writes it
+    plainly): the lake keeps the body's text, the bound keeps the row, the rule fires."""
+    raw = json.dumps(ev("create", "pods", body={"spec": {"containers": [
+        {"securityContext": {"XXrivileged": True}}]}})).replace("XX", "\\u0070")  # fmt: skip
+    lake = Lake(tmp_path / "lake", create=True)
+    ing = Ingestor(lake, "c")
+    ing.add(raw.encode(), "test")
+    ing.close()
+    engine = DuckDBEngine(lake)
+    try:
+        fired = [f.rule for f in detect(RULES, lake_events(engine, rules=RULES))]
+    finally:
+        engine.close()
+    assert "privileged-container" in fired
+
+
+def test_deferred_bodies_are_decoded_for_exceptions_that_read_them(tmp_path: Path) -> None:
+    """Over the lake, bodies are decoded only when something may read them: a rule that does
+    not read bodies, silenced by an exception that does, is silenced as it is from files."""
+    from datetime import date
+
+    from kubetrail.detect.exceptions import load_exceptions
+    from tests.detect.test_exceptions import write
+
+    exception = write(tmp_path, "lists", (
+        "owner: sre\nreason: dashboards list pods\nexpires: 2027-01-31\n"
+        "filter:\n  rules: [resource-listed-by-user]\n  selection:\n"
+        "    responseObject.kind: PodList\n  condition: not selection\n"))  # fmt: skip
+    silences, problems = load_exceptions([exception])
+    assert problems == []
+    events = [
+        {**ev("list", "pods", name=None), "auditID": "pods",
+         "responseObject": {"kind": "PodList", "items": []}},
+        {**ev("list", "secrets", name=None), "auditID": "secrets",
+         "responseObject": {"kind": "SecretList", "items": []}},
+    ]  # fmt: skip
+    engine = _lake(tmp_path, events)
+    today = date(2026, 12, 2)
+    try:
+
+        def fired(stream: Any) -> list[tuple[str, str | None]]:
+            found = detect(RULES, stream, exceptions=silences, today=today,
+                           min_level="informational")  # fmt: skip
+            return sorted((f.rule, f.audit_id) for f in found)
+
+        from_lake = fired(lake_events(engine, rules=RULES))
+    finally:
+        engine.close()
+    from_files = fired([(e, {}) for e in events])
+    assert ("resource-listed-by-user", "secrets") in from_lake
+    assert ("resource-listed-by-user", "pods") not in from_lake
+    assert from_lake == from_files

@@ -69,9 +69,11 @@ _RULES = click.option(
     "--format",
     "-o",
     "fmt",
-    type=click.Choice(["sentences", "json", "jsonl"]),
+    type=click.Choice(["sentences", "json", "jsonl", "sarif"]),
     default="sentences",
     show_default=True,
+    help="sentences for people; json (one array) or jsonl (one finding per line) for "
+    "machines; sarif (2.1.0) for code-scanning dashboards.",
 )
 def detect(
     paths: tuple[str, ...],
@@ -138,7 +140,7 @@ def detect(
     else:
         events = file_events(expand_paths(paths), report, stdin=sys.stdin.buffer)
     counts: dict[str, int] = {}
-    found: list[Any] = []  # for -o json: one array at the end
+    found: list[Any] = []  # for -o json and sarif: one document at the end
     worst = -1
     try:
         for finding in run_detect(
@@ -154,6 +156,8 @@ def detect(
             worst = max(worst, _LEVELS.index(finding.level))
             if fmt == "sentences":
                 click.echo(f"{finding.level.upper():<8} {finding.rule}: {finding.sentence}")
+            elif fmt == "sarif":
+                found.append(finding)
             else:
                 found.append(msgspec.to_builtins(finding))
                 if fmt == "jsonl":
@@ -163,6 +167,12 @@ def detect(
             engine.close()
     if fmt == "json":
         sys.stdout.write(json.dumps(found, ensure_ascii=False) + "\n")
+    elif fmt == "sarif":
+        from kubetrail import __version__
+        from kubetrail.detect.sarif import sarif
+
+        log = sarif(found, loaded, correlations, version=__version__)
+        sys.stdout.write(json.dumps(log, ensure_ascii=False, indent=1) + "\n")
     if not lake:
         click.echo(report.summary(), err=True)
     total = sum(counts.values())
@@ -258,6 +268,27 @@ def live_options(func: Any) -> Any:
                 metavar="PATH",
                 help="With --detect: exceptions (Sigma filters).",
             ),
+            click.option(
+                "--alert-to",
+                "alert_to",
+                multiple=True,
+                metavar="SINK",
+                help="With --detect, repeatable (default stdout): stdout, webhook+URL, "
+                "slack+URL, falcosidekick+URL, syslog+udp://HOST:PORT, "
+                "syslog+tcp://HOST:PORT.",
+            ),
+            click.option(
+                "--alert-token-file",
+                "alert_token_file",
+                metavar="FILE",
+                help="With webhook sinks: a bearer token, read from FILE.",
+            ),
+            click.option(
+                "--alert-ca",
+                "alert_ca",
+                metavar="FILE",
+                help="With https sinks: the CA bundle that signed their certificates.",
+            ),
         ]
     ):
         func = option(func)
@@ -265,14 +296,20 @@ def live_options(func: Any) -> Any:
 
 
 def live_alerts(
-    enabled: bool, rules: tuple[str, ...], min_level: str, exceptions: tuple[str, ...]
+    enabled: bool,
+    rules: tuple[str, ...],
+    min_level: str,
+    exceptions: tuple[str, ...],
+    alert_to: tuple[str, ...] = (),
+    alert_token_file: str | None = None,
+    alert_ca: str | None = None,
 ) -> Any:
-    """The observer that turns events into alerts on stdout, or None without --detect."""
-    if not enabled:
-        if rules or exceptions:
-            from kubetrail.errors import UsageError
+    """The observer that turns events into alerts for the sinks, or None without --detect."""
+    from kubetrail.errors import UsageError
 
-            raise UsageError("--rules and --exceptions go with --detect")
+    if not enabled:
+        if rules or exceptions or alert_to or alert_token_file or alert_ca:
+            raise UsageError("--rules, --exceptions and --alert-* go with --detect")
         return None
     import time
     from datetime import UTC, datetime
@@ -298,4 +335,16 @@ def live_alerts(
         sys.stdout.write(line + "\n")
         sys.stdout.flush()
 
-    return LiveAlerts(detector, write, clock=time.time)
+    from kubetrail.detect.sinks import open_sink
+
+    token = None
+    if alert_token_file:
+        try:
+            with open(alert_token_file, encoding="utf-8") as fh:
+                token = fh.read().strip()
+        except OSError as exc:
+            raise UsageError(f"--alert-token-file: {exc}") from exc
+    sinks = [
+        open_sink(spec, write, token=token, ca_file=alert_ca) for spec in alert_to or ("stdout",)
+    ]
+    return LiveAlerts(detector, sinks, clock=time.time)

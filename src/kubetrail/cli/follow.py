@@ -61,6 +61,9 @@ def follow(
     live_rules: tuple[str, ...],
     live_min_level: str,
     live_exceptions: tuple[str, ...],
+    alert_to: tuple[str, ...],
+    alert_token_file: str | None,
+    alert_ca: str | None,
 ) -> None:
     """Follow an audit log (tail -F) into the lake, across rotation and restarts.
 
@@ -89,7 +92,15 @@ def follow(
 
     lake = resolve_lake(lake_dir, create=True)
     cluster = resolve_cluster(cluster)
-    alerts = live_alerts(detect_live, live_rules, live_min_level, live_exceptions)
+    alerts = live_alerts(
+        detect_live,
+        live_rules,
+        live_min_level,
+        live_exceptions,
+        alert_to,
+        alert_token_file,
+        alert_ca,
+    )
     ingestor = Ingestor(
         lake, cluster, keep_secrets=keep_secrets, batch_rows=sys.maxsize, observer=alerts
     )
@@ -138,4 +149,5 @@ def follow(
             signal.signal(sig, handler)
     say("stopped: " + status(stats))
     if alerts is not None:
+        alerts.close()
         say(alerts.summary())

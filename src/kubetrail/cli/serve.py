@@ -141,6 +141,9 @@ def serve(
     live_rules: tuple[str, ...],
     live_min_level: str,
     live_exceptions: tuple[str, ...],
+    alert_to: tuple[str, ...],
+    alert_token_file: str | None,
+    alert_ca: str | None,
 ) -> None:
     """Receive the kube-apiserver's audit webhook into the lake at --lake.
 
@@ -194,7 +197,15 @@ def serve(
         keep_secrets=keep_secrets,
         flush_process=True,
     )
-    alerts = live_alerts(detect_live, live_rules, live_min_level, live_exceptions)
+    alerts = live_alerts(
+        detect_live,
+        live_rules,
+        live_min_level,
+        live_exceptions,
+        alert_to,
+        alert_token_file,
+        alert_ca,
+    )
     _run(config, verbose, alerts)
 
 
@@ -237,4 +248,5 @@ def _run(config: object, verbose: int, alerts: Any = None) -> None:
         config.lake,
     )
     if alerts is not None:
+        alerts.close()
         notice.info("%s", alerts.summary())

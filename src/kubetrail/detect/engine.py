@@ -14,16 +14,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, Final
 
 import msgspec
 
 from kubetrail.detect.correlate import Correlator
 from kubetrail.detect.exceptions import Silence
-from kubetrail.detect.match import patch_as_object
+from kubetrail.detect.match import BODIES, patch_as_object
 from kubetrail.detect.rules import LEVELS, Correlation, Rule
-from kubetrail.lake.engine import Engine, dedup_sql, records
+from kubetrail.lake.engine import Engine, dedup_sql
 
 if TYPE_CHECKING:
     from kubetrail.ingest.read import ReadReport
@@ -53,6 +54,24 @@ class Finding(msgspec.Struct, frozen=True, kw_only=True):
     user: str | None
     sentence: str
     source: str | None = None
+
+
+#: In an event rebuilt from the lake (:func:`lake_events`): the bodies' JSON text, decoded by
+#: the detector only when a rule, exception or correlation that may read a body is evaluated
+#: on the event (most rows of a lake — reads, lists — meet no such rule).
+DEFERRED: Final = "\x00deferred bodies"
+
+
+def _reads_bodies(fields: Iterable[str]) -> bool:
+    return any(f.split(".", 1)[0] in BODIES for f in fields)
+
+
+def _materialize(event: Mapping[str, Any]) -> None:
+    if isinstance(event, dict):
+        for key, text in event.pop(DEFERRED, {}).items():
+            value = _json(text)
+            if value is not None:
+                event[key] = value
 
 
 def _may_fire(rule: Rule, shape: tuple[str, str, str]) -> bool:
@@ -113,6 +132,12 @@ class Detector:
         # only the rules that can fire on it.
         self._candidates: dict[tuple[str, str, str], list[Rule]] = {}
         self._fired: dict[tuple[object, ...], None] = {}
+        # Deferred bodies are decoded for these rules, or always (exceptions and correlations
+        # are checked on every finding, and may read bodies).
+        self._body_rules = frozenset(r.id for r in self.rules if _reads_bodies(r.fields))
+        self._always_bodies = bool(self.exceptions) or any(
+            _reads_bodies([*c.group_by, c.field or ""]) for c in correlations
+        )
 
     def today(self) -> date | None:
         return self._today() if callable(self._today) else self._today
@@ -120,11 +145,6 @@ class Detector:
     def feed(self, event: Mapping[str, Any], row: Mapping[str, Any] | None = None) -> list[Finding]:
         from kubetrail.query.sentences import sentence
 
-        body = event.get("requestObject")
-        if isinstance(body, list) and event.get("verb") == "patch":
-            event = {**event, "requestObject": patch_as_object(body)}  # a JSON Patch
-        cluster = row.get("cluster") if row else None
-        key = _request_key(event, cluster if isinstance(cluster, str) else None)
         ref = event.get("objectRef")
         ref = ref if isinstance(ref, dict) else {}
         shape = (
@@ -135,6 +155,16 @@ class Detector:
         todo = self._candidates.get(shape)
         if todo is None:
             todo = self._candidates[shape] = [r for r in self.rules if _may_fire(r, shape)]
+        if DEFERRED in event and (
+            self._always_bodies or any(r.id in self._body_rules for r in todo)
+        ):
+            _materialize(event)
+        body = event.get("requestObject")
+        if isinstance(body, list) and event.get("verb") == "patch":
+            event = {**event, "requestObject": patch_as_object(body)}  # a JSON Patch
+        cluster = row.get("cluster") if row else None
+        lake_row = row if row and "received_at" in row else None  # files give only a source
+        key = _request_key(event, cluster if isinstance(cluster, str) else None)
         found: list[Finding] = []
         said = ""  # the event's sentence: made once, and only for a finding reported
         for rule in todo:
@@ -162,11 +192,11 @@ class Detector:
                     rule.name, rule.id, received, event
                 ):
                     if LEVELS.index(corr.level) >= self._floor:
-                        said = said or sentence(row or row_from_event(event))
+                        said = said or sentence(lake_row or row_from_event(event))
                         text = f"{Correlator.describe(corr, group, measure)}; last: {said}"
                         found.append(_finding(corr, event, row, received, cluster, text))
             if LEVELS.index(rule.level) >= self._floor and not {rule.name, rule.id} & self._silent:
-                said = said or sentence(row or row_from_event(event))
+                said = said or sentence(lake_row or row_from_event(event))
                 found.append(_finding(rule, event, row, received, cluster, said))
         return found
 
@@ -210,8 +240,9 @@ def detect(
     stats: DetectStats | None = None,
     correlations: Sequence[Correlation] = (),
 ) -> Iterator[Finding]:
-    """Findings for ``events``: pairs of (the event as audit.k8s.io/v1 JSON, a lake row or
-    ``{}`` — the row gives the sentence and provenance). ``exceptions`` in force on ``today``
+    """Findings for ``events``: pairs of (the event as audit.k8s.io/v1 JSON, a lake row, or
+    ``{}`` / ``{"source": ...}`` for events from elsewhere — a lake row gives the sentence and
+    provenance). ``exceptions`` in force on ``today``
     (required with them: the clock is the caller's) silence the findings they cover."""
     detector = Detector(
         rules,
@@ -229,13 +260,14 @@ def _json(text: object) -> object:
     if not isinstance(text, str):
         return None
     try:
-        return json.loads(text)
-    except ValueError:
+        return msgspec.json.decode(text)
+    except msgspec.DecodeError:
         return None
 
 
-def event_from_row(row: Mapping[str, Any]) -> dict[str, Any]:
-    """A lake row (JSON-ready values) back into the audit.k8s.io/v1 shape rules read."""
+def event_from_row(row: Mapping[str, Any], *, defer_bodies: bool = False) -> dict[str, Any]:
+    """A lake row (JSON-ready values) back into the audit.k8s.io/v1 shape rules read; with
+    ``defer_bodies``, the bodies stay JSON text under :data:`DEFERRED` for the detector."""
 
     def user(prefix: str) -> dict[str, Any] | None:
         name = row.get(f"{prefix}_name")
@@ -289,13 +321,25 @@ def event_from_row(row: Mapping[str, Any]) -> dict[str, Any]:
         "userAgent": row.get("user_agent"),
         "objectRef": ref or None,
         "responseStatus": status or None,
-        "requestObject": _json(row.get("request_object")),
-        "responseObject": _json(row.get("response_object")),
+        "requestObject": None if defer_bodies else _json(row.get("request_object")),
+        "responseObject": None if defer_bodies else _json(row.get("response_object")),
         "requestReceivedTimestamp": row.get("received_at"),
         "stageTimestamp": row.get("stage_at"),
         "annotations": _json(row.get("annotations")),
     }
-    return {k: v for k, v in event.items() if v is not None}
+    out = {k: v for k, v in event.items() if v is not None}
+    if defer_bodies:
+        texts = {
+            key: row[column]
+            for key, column in (
+                ("requestObject", "request_object"),
+                ("responseObject", "response_object"),
+            )
+            if row.get(column) is not None
+        }
+        if texts:
+            out[DEFERRED] = texts
+    return out
 
 
 def row_from_event(event: Mapping[str, Any]) -> dict[str, Any]:
@@ -349,23 +393,43 @@ def lake_events(
         from kubetrail.detect.sql import candidates_sql
 
         part += f" AND {candidates_sql(rules)}"
-    for day, hour in hours:
+    # Timestamps and the date rendered by the engine, as records() renders them: every value
+    # is then a str, int, list or None, and a row is a plain dict (no per-value conversion).
+    stamp = "'%Y-%m-%dT%H:%M:%S.%fZ'"
+    rendered = (
+        f"strftime(received_at, {stamp}) AS received_at, "
+        f"strftime(stage_at, {stamp}) AS stage_at, "
+        f"strftime(ingested_at, {stamp}) AS ingested_at, CAST(date AS VARCHAR) AS date"
+    )
+
+    def fetch(day: object, hour: object) -> Any:
         # Filtering before removing duplicates is the same: exact copies pass or fail together.
         rows = dedup_sql(f"(SELECT * FROM raw_events WHERE {part})")
-        result = engine.query(
-            f"SELECT * FROM ({rows}) ORDER BY received_at, stage_at, audit_id, event_hash",
+        return engine.query(
+            f"SELECT * REPLACE ({rendered}) FROM ({rows}) "
+            "ORDER BY received_at, stage_at, audit_id, event_hash",
             [day, hour, *params],
         )
-        for row in records(result):
-            yield event_from_row(row), row
+
+    # The engine reads the next hour while Python matches this one (DuckDB releases the GIL).
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kubetrail-lake") as pool:
+        ahead = pool.submit(fetch, *hours[0]) if hours else None
+        for i in range(len(hours)):
+            assert ahead is not None
+            result = ahead.result()
+            ahead = pool.submit(fetch, *hours[i + 1]) if i + 1 < len(hours) else None
+            columns = result.columns
+            for values in result.rows:
+                row = dict(zip(columns, values, strict=True))
+                yield event_from_row(row, defer_bodies=True), row
 
 
 def file_events(
     paths: Sequence[str], report: ReadReport, *, stdin: BinaryIO | None = None
 ) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
     """The events of audit log files (the reader of ``kubetrail ingest``: .gz, rotated
-    directories, EventLists, cloud envelopes), as (event, {}); bad lines are counted in
-    ``report``."""
+    directories, EventLists, cloud envelopes), as (event, {"source": "path:line"}); bad lines
+    are counted in ``report``."""
     from kubetrail.ingest.envelopes import Unwrapped, unwrap
     from kubetrail.ingest.read import read_lines
 
@@ -377,4 +441,4 @@ def file_events(
             continue
         for item in unwrap(doc):
             if isinstance(item, Unwrapped):
-                yield item.event, {}
+                yield item.event, {"source": f"{line.source}:{line.number}"}

@@ -1,22 +1,24 @@
 """Live alerts: detection on events as a follower or receiver takes them in.
 
 :class:`LiveAlerts` is given every event after redaction (an :class:`Ingestor` observer), so
-an alert never holds a secret value the lake would not. Each finding becomes one JSON line
-(the finding, plus ``alert_time``); a rule raises at most ``per_minute`` alerts a minute, and
-the ones held back are counted and reported with the next alert of that rule and in
-:meth:`summary`. Safe to call from several threads (the webhook receiver's handlers).
+an alert never holds a secret value the lake would not. Each finding becomes one alert (the
+finding, plus ``alert_time``) handed to every sink (:mod:`kubetrail.detect.sinks`: stdout,
+webhooks, syslog); a rule raises at most ``per_minute`` alerts a minute, and the ones held
+back are counted and reported with the next alert of that rule and in :meth:`summary`. Safe
+to call from several threads (the webhook receiver's handlers).
 """
 
 from __future__ import annotations
 
-import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 import msgspec
 
 from kubetrail.detect.engine import Detector
+from kubetrail.detect.sinks import Sink
 from kubetrail.model.event import Event
 
 __all__ = ["LiveAlerts"]
@@ -28,13 +30,13 @@ class LiveAlerts:
     def __init__(
         self,
         detector: Detector,
-        write: Callable[[str], None],
+        sinks: Sequence[Callable[[dict[str, Any]], None]],
         *,
         clock: Callable[[], float],
         per_minute: int = 10,
     ) -> None:
         self.detector = detector
-        self.write = write
+        self.sinks = list(sinks)
         self.clock = clock
         self.per_minute = per_minute
         self.alerts = 0
@@ -63,7 +65,14 @@ class LiveAlerts:
                 if held:
                     alert["held_back_before"] = held
                 self.alerts += 1
-                self.write(json.dumps(alert, ensure_ascii=False))
+                for sink in self.sinks:
+                    sink(alert)
+
+    def close(self) -> None:
+        """Deliver the alerts network sinks still hold."""
+        for sink in self.sinks:
+            if isinstance(sink, Sink):
+                sink.close()
 
     def summary(self) -> str:
         held = sum(self.held_back.values())
@@ -73,4 +82,5 @@ class LiveAlerts:
                 f"{rule} {n}" for rule, n in sorted(self.held_back.items(), key=lambda x: -x[1])
             )
             text += f", {held} held back by the rate limit ({worst})"
-        return text
+        delivered = [s.summary() for s in self.sinks if isinstance(s, Sink) and s.name != "stdout"]
+        return "; ".join([text, *delivered])

@@ -3,11 +3,14 @@
 Each rule's resolved condition (pySigma's tree) is compiled into a SQL expression over the
 lake's flat columns that is true on every row the rule can fire on — a sound bound, never
 narrower than the rule. Leaves SQL decides exactly are plain-string and integer comparisons
-on the columns below (verb, resource, user, groups, namespace, code, authorization decision…);
-any other leaf (bodies, wildcards, regular expressions, CIDRs, ``exists``, keys of
-``user.extra``) is *unknown* to the bound. Through NOT, a node has two bounds: ``may`` (could
-be true) and ``must`` (is certainly true); NOT swaps and negates them, AND and OR combine them
-pairwise, and an unknown leaf is ``may = TRUE, must = FALSE``.
+on the columns below (verb, resource, user, groups, namespace, code, authorization decision…),
+with wildcards as ``LIKE`` and ``exists`` as ``IS NULL``. A leaf on a JSON column (bodies,
+annotations, ``user.extra``) is never certain in SQL, but *may* hold only where the key it
+ends with is in the column's text (:func:`_json_may`). Other leaves (regular expressions,
+CIDRs) are unknown to the bound. Through NOT, a node has two bounds: ``may`` (could be true)
+and ``must`` (is certainly true); NOT swaps and negates them, AND and OR combine them
+pairwise, and an unknown leaf is ``may = TRUE, must = FALSE``. For a leaf that reads a body,
+"true" needs the body: the matcher's unknown (no body) can never make a rule fire.
 
 The engine scans the lake once with the OR of every rule's ``may`` and hands only the rows it
 selects to the in-process matcher (:mod:`kubetrail.detect.match`), which decides. The findings
@@ -27,6 +30,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Final
 
+from kubetrail.detect.match import plain_alternatives
 from kubetrail.detect.rules import Rule
 from kubetrail.lake.schema import sql_str
 
@@ -83,14 +87,22 @@ def _bounds(node: Any) -> tuple[str, str]:
 
     if isinstance(node, ConditionFieldEqualsValueExpression):
         exact = _leaf(str(node.field), node.value)
-        return (exact, exact) if exact is not None else (_TRUE, _FALSE)
-    args = [_bounds(a) for a in getattr(node, "args", ())]
+        if exact is not None:
+            return exact, exact
+        return _json_may(str(node.field), node.value), _FALSE
+    if isinstance(node, ConditionNOT | ConditionAND | ConditionOR):
+        args = [_bounds(a) for a in node.args]
     if isinstance(node, ConditionNOT):
         ((may, must),) = args
         return _not(must), _not(may)
     if isinstance(node, ConditionAND):
         return _and([a[0] for a in args]), _and([a[1] for a in args])
     if isinstance(node, ConditionOR):
+        alternatives = plain_alternatives(node)  # field: [a, b, c] — one IN list
+        if alternatives is not None and alternatives[0] in COLUMN_OF:
+            exact = _member(*alternatives)
+            if exact is not None:
+                return exact, exact
         return _or([a[0] for a in args]), _or([a[1] for a in args])
     return _TRUE, _FALSE  # anything else: unknown to the bound, decided by the matcher
 
@@ -127,6 +139,56 @@ def _leaf(field: str, value: Any) -> str | None:
             "OR strlen(x) <> length(x))), FALSE)"
         )
     return f"coalesce(lower({column}) {test} OR strlen({column}) <> length({column}), FALSE)"
+
+
+# Fields read from JSON text columns: (prefix, column, a body — absent means unknown).
+_JSON_COLUMNS: Final = (
+    ("requestObject.", "request_object", True),
+    ("responseObject.", "response_object", True),
+    ("annotations.", "annotations", False),
+    ("user.extra.", "user_extra", False),
+)
+
+
+def _json_may(field: str, value: Any) -> str:
+    """When a leaf on a JSON column may be true (it is never certain in SQL).
+
+    A leaf that matches a value holds only if the path exists, so the key it ends with is in
+    the column's text — unless the text escapes characters (a backslash anywhere keeps the
+    row: ``\\u0070rivileged`` is the same key). A body leaf is never true without the body.
+    ``exists: false`` and ``null`` hold when the key is absent: only the body is required.
+    """
+    from sigma.types import SigmaExists, SigmaNull
+
+    for prefix, column, body in _JSON_COLUMNS:
+        if not field.startswith(prefix):
+            continue
+        present = f"({column} IS NOT NULL)" if body else _TRUE
+        absent_ok = isinstance(value, SigmaNull) or (
+            isinstance(value, SigmaExists) and not value.exists
+        )
+        key = field[len(prefix) :].rsplit(".", 1)[-1]
+        # A JSON Patch writes a key holding "/" or "~" as "~1" / "~0" in its path.
+        patch_path = column == "request_object" and ("/" in key or "~" in key)
+        if absent_ok or not key or not key.isascii() or patch_path:
+            return present
+        escaped = f"contains({column}, '\\')"
+        return f"({column} IS NOT NULL AND (contains({column}, {sql_str(key)}) OR {escaped}))"
+    return _TRUE
+
+
+def _member(field: str, wanted: frozenset[str]) -> str | None:
+    """``field`` is one of the plain (lower-case) strings ``wanted``, exactly."""
+    column, is_list = COLUMN_OF[field]
+    if field == "responseStatus.code" or not all(w.isascii() for w in wanted):
+        return None
+    values = ", ".join(sql_str(w) for w in sorted(wanted))
+    if is_list:
+        return (
+            f"coalesce(list_bool_or(list_transform({column}, lambda x: lower(x) IN ({values}) "
+            "OR strlen(x) <> length(x))), FALSE)"
+        )
+    return f"coalesce(lower({column}) IN ({values}) OR strlen({column}) <> length({column}), FALSE)"
 
 
 def _plain(value: Any) -> str:
