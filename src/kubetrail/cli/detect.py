@@ -196,7 +196,7 @@ def detect(
 
 @click.group(name="detections")
 def detections() -> None:
-    """The detection rules: list them."""
+    """The detection rules: list them, or export them for a SIEM."""
 
 
 @detections.command(name="list")
@@ -235,6 +235,62 @@ def list_rules(rules: tuple[str, ...], fmt: str) -> int:
         f"{len(loaded)} rules and {len(correlations)} correlations covering {len(covered)} "
         "catalogue techniques",
         err=True,
+    )
+    return 0
+
+
+@detections.command(name="export")
+@click.option(
+    "--target",
+    required=True,
+    type=click.Choice(["splunk", "elasticsearch", "eql", "esql"]),
+    help="splunk: SPL over audit events indexed as JSON; elasticsearch (Lucene), eql, esql: "
+    "Elastic's Kubernetes integration (fields under kubernetes.audit.*).",
+)
+@click.argument("packs", metavar="[PACK]...", nargs=-1)
+@click.option(
+    "--format",
+    "-o",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text: each query under a comment naming its rule; json: one array of "
+    "{rule, id, title, level, queries, error}.",
+)
+def export_rules(target: str, packs: tuple[str, ...], fmt: str) -> int:
+    """Convert the rules (PACK, default: rule_packs in kubetrail.toml, else the bundled
+    pack) into queries for a SIEM, with pySigma's backends.
+
+    A SIEM evaluates queries in two-valued logic: a condition on a body the event
+    lacks is false there, so its negation is true. kubetrail's own detection keeps
+    such conditions unknown; the exported queries cannot.
+
+    \b
+    Examples:
+      kubetrail detections export --target splunk
+      kubetrail detections export --target esql ./my-rules -o json
+    """
+    from kubetrail.detect.export import export
+
+    results = export(target, _packs(packs) or [])
+    failed = [r for r in results if r.error]
+    if fmt == "json":
+        import msgspec
+
+        sys.stdout.write(json.dumps(msgspec.to_builtins(results), indent=2) + "\n")
+    else:
+        for r in results:
+            if r.error:
+                continue
+            click.echo(f"# {r.rule} ({r.level}): {r.title}")
+            for query in r.queries:
+                click.echo(query)
+            click.echo()
+    for r in failed:
+        click.echo(f"{r.rule}: not converted: {r.error}", err=True)
+    click.echo(
+        f"{len(results) - len(failed)} of {len(results)} rules converted for {target}", err=True
     )
     return 0
 

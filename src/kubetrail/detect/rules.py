@@ -29,6 +29,7 @@ __all__ = [
     "bundled_pack",
     "load_pack",
     "load_rules",
+    "rule_files",
 ]
 
 LEVELS: Final = ("informational", "low", "medium", "high", "critical")
@@ -66,7 +67,8 @@ def bundled_pack() -> Path:
     return Path(str(importlib.resources.files("kubetrail") / "data" / "rules"))
 
 
-def _files(paths: Iterable[str | Path]) -> list[Path]:
+def rule_files(paths: Iterable[str | Path]) -> list[Path]:
+    """The rule files of ``paths`` (directories searched for ``*.yml``/``*.yaml``)."""
     out: list[Path] = []
     for raw in paths:
         path = Path(raw)
@@ -181,7 +183,7 @@ def load_pack(
     correlations: list[Correlation] = []
     problems: list[RuleProblem] = []
     seen: dict[str, str] = {}
-    for file in _files(paths or [bundled_pack()]):
+    for file in rule_files(paths or [bundled_pack()]):
         where = str(file)
         try:
             text = file.read_text(encoding="utf-8")
