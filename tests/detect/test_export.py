@@ -16,7 +16,7 @@ def by_rule(target: str) -> dict[str, object]:
 
 def test_splunk_converts_the_whole_pack_correlations_included() -> None:
     results = by_rule("splunk")
-    assert len(results) == 53
+    assert len(results) == 55
     assert all(r.error is None for r in results.values())  # type: ignore[attr-defined]
     assert results["pod-exec"].queries == (  # type: ignore[attr-defined]
         'objectRef.resource="pods" objectRef.subresource IN ("exec", "attach") '
@@ -53,7 +53,8 @@ def test_esql_and_eql() -> None:
     assert sorted(failed) == [
         "clusterrole-aggregation", "impersonation", "ingress-snippet-annotation",
         "node-cordoned-by-user", "persistentvolume-hostpath", "pod-pinned-to-node",
-        "secret-mounted-by-user", "workload-identity-annotation",
+        "secret-mounted-by-user", "serviceaccount-token-outside-pod",
+        "serviceaccount-token-with-kubectl", "workload-identity-annotation",
     ]  # fmt: skip
     assert all("Field exists expressions are not supported" in str(e) for e in failed.values())
 
@@ -62,7 +63,7 @@ def test_cli_text_and_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["detections", "export", "--target", "elasticsearch"]) == 0
     out, err = capsys.readouterr()
     assert "# pod-exec (medium): " in out
-    assert "50 of 53 rules converted for elasticsearch" in err
+    assert "52 of 55 rules converted for elasticsearch" in err
     assert "create-then-exec: not converted: NotImplementedError" in err
     assert main(["detections", "export", "--target", "splunk", "-o", "json"]) == 0
     out, _ = capsys.readouterr()

@@ -57,6 +57,22 @@ def deployment(**spec: Any) -> dict[str, Any]:
 
 
 PRIVILEGED = [{"name": "c", "securityContext": {"privileged": True}}]
+
+
+def sa_token(source: str = "10.244.1.7", **extra: Any) -> dict[str, Any]:
+    """A request with the bound token of pod ci/runner-1 (on node-1), from ``source``."""
+    event = ev("get", "secrets", user="system:serviceaccount:ci:runner", **extra)
+    event["user"]["extra"] = {
+        "authentication.kubernetes.io/pod-name": ["runner-1"],
+        "authentication.kubernetes.io/pod-uid": ["uid-1"],
+        "authentication.kubernetes.io/node-name": ["node-1"],
+        "authentication.kubernetes.io/credential-id": ["JTI=abc"],
+    }
+    event["sourceIPs"] = [source]
+    event["userAgent"] = "runner/1.0"
+    return event
+
+
 CR = "clusterrolebindings"
 # rule name -> (events that must fire it, events that must not)
 CASES: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]] = {
@@ -439,6 +455,17 @@ CASES.update(
         "pod-created-by-user": (
             [ev("create", "pods", name=None)],
             [ev("create", "pods", sub="eviction"), ev("create", "pods", user=SYS)],
+        ),
+        "serviceaccount-token-outside-pod": (
+            [{**sa_token(), "kubetrail": {"pod": "ci/runner-1", "sourceInPod": False}}],
+            [{**sa_token(), "kubetrail": {"pod": "ci/runner-1", "sourceInPod": True}},
+             {**sa_token(), "kubetrail": {"pod": "ci/runner-1"}},  # the pod's address unknown
+             ev("get", "secrets")],
+        ),
+        "serviceaccount-token-with-kubectl": (
+            [{**sa_token(), "userAgent": "kubectl/v1.31.0 (linux/amd64)"}],
+            [sa_token(), {**ev("get", "secrets", user="system:serviceaccount:ci:runner"),
+                          "userAgent": "kubectl/v1.31.0"}],  # a legacy token: no pod
         ),
         "secret-mounted-by-user": (
             [ev("create", "pods", body=pod(volumes=[{"secret": {"secretName": "db"}}]))],

@@ -35,7 +35,7 @@ def _cases(which: int) -> list[dict[str, Any]]:
     out = []
     for name, cases in sorted(CASES.items()):
         for i, event in enumerate(cases[which]):
-            out.append({**event, "auditID": f"{name}#{i}"})
+            out.append({**event, "auditID": f"{name}#{which}.{i}"})
     return out
 
 
@@ -49,7 +49,7 @@ def test_the_bound_keeps_every_event_a_rule_matches(tmp_path: Path) -> None:
                     f"SELECT audit_id FROM raw_events WHERE {may_fire_sql(BY_NAME[name])}"
                 ).rows
             }
-            wanted = {f"{name}#{i}" for i in range(len(CASES[name][0]))}
+            wanted = {f"{name}#0.{i}" for i in range(len(CASES[name][0]))}
             assert wanted <= kept, name
     finally:
         engine.close()

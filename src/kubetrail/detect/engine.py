@@ -22,6 +22,7 @@ import msgspec
 
 from kubetrail.detect.correlate import Correlator
 from kubetrail.detect.exceptions import Silence
+from kubetrail.detect.identity import Identities, reads_enrichment
 from kubetrail.detect.match import BODIES, patch_as_object
 from kubetrail.detect.rules import LEVELS, Correlation, Rule
 from kubetrail.lake.engine import Engine, dedup_sql
@@ -138,6 +139,13 @@ class Detector:
         self._always_bodies = bool(self.exceptions) or any(
             _reads_bodies([*c.group_by, c.field or ""]) for c in correlations
         )
+        # Pod addresses learned from the stream, for rules on where a pod's token is used.
+        self.identities = (
+            Identities()
+            if any(reads_enrichment(r.fields) for r in self.rules)
+            or any(reads_enrichment([*c.group_by, c.field or ""]) for c in correlations)
+            else None
+        )
 
     def today(self) -> date | None:
         return self._today() if callable(self._today) else self._today
@@ -155,10 +163,16 @@ class Detector:
         todo = self._candidates.get(shape)
         if todo is None:
             todo = self._candidates[shape] = [r for r in self.rules if _may_fire(r, shape)]
+        identities = self.identities
+        teaches = identities is not None and identities.teaches(event)
         if DEFERRED in event and (
-            self._always_bodies or any(r.id in self._body_rules for r in todo)
+            teaches or self._always_bodies or any(r.id in self._body_rules for r in todo)
         ):
             _materialize(event)
+        if identities is not None and isinstance(event, dict):
+            if teaches:
+                identities.observe(event)
+            identities.enrich(event)
         body = event.get("requestObject")
         if isinstance(body, list) and event.get("verb") == "patch":
             event = {**event, "requestObject": patch_as_object(body)}  # a JSON Patch
@@ -390,9 +404,13 @@ def lake_events(
     ).rows
     part = "date = ? AND hour = ?" + (" AND received_at >= ?" if since is not None else "")
     if rules is not None:
+        from kubetrail.detect.identity import TEACHING_SQL
         from kubetrail.detect.sql import candidates_sql
 
-        part += f" AND {candidates_sql(rules)}"
+        bound = candidates_sql(rules)
+        if any(reads_enrichment(r.fields) for r in rules):
+            bound = f"({bound} OR {TEACHING_SQL})"  # the rows pod addresses are learned from
+        part += f" AND {bound}"
     # Timestamps and the date rendered by the engine, as records() renders them: every value
     # is then a str, int, list or None, and a row is a plain dict (no per-value conversion).
     stamp = "'%Y-%m-%dT%H:%M:%S.%fZ'"
