@@ -39,6 +39,13 @@ __all__ = ["Probe", "RuleSight", "blinding"]
 
 Sight = Literal["live", "partly blinded", "blinded", "broken"]
 _COLLECTIONS: Final = frozenset({"create", "list", "watch", "deletecollection"})
+# The verbs of resource requests, the only ones an event's `verb` holds for an object
+# (k8s.io/apiserver pkg/endpoints/request/requestinfo.go: from the HTTP method, with list and
+# watch for collections, and the legacy proxy verb). A rule asking for another (`replace`,
+# `escalate`) watches no request.
+_VERBS: Final = frozenset(
+    {"get", "list", "watch", "create", "update", "patch", "delete", "deletecollection", "proxy"}
+)
 
 
 class Probe(msgspec.Struct, frozen=True):
@@ -137,8 +144,28 @@ def _probes(rule: Rule) -> list[tuple[str, str, str, str, str]]:
     return sorted(out)
 
 
+def _codes(rule: Rule) -> list[int]:
+    """The response codes a probe tries: 200, and every code the rule names (a rule on 401 or
+    403 watches refused requests; a code no response has, such as the text 'ALLOW', adds
+    none). 403 also when the rule reads a forbidding authorization decision."""
+    from sigma.conditions import ConditionFieldEqualsValueExpression
+
+    codes = {200}
+    stack = list(rule.trees)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ConditionFieldEqualsValueExpression):
+            text = str(node.value).strip()
+            if node.field == "responseStatus.code" and text.isdigit():
+                codes.add(int(text))
+            elif node.field == "annotations.authorization.k8s.io/decision" and text != "allow":
+                codes.add(403)
+        stack.extend(getattr(node, "args", ()))
+    return sorted(codes)
+
+
 def _event(
-    attrs: RequestAttributes, stage: str, *, impersonating: bool, named: bool
+    attrs: RequestAttributes, stage: str, *, impersonating: bool, named: bool, code: int = 200
 ) -> dict[str, Any]:
     """The probe as an event: what it fixes is known; the rest (the object's name unless the
     rule asked for one, the URI, bodies) unknown."""
@@ -159,8 +186,11 @@ def _event(
         "verb": attrs.verb,
         "user": {"username": attrs.user, "groups": list(attrs.groups)},
         "objectRef": ref,
-        "responseStatus": {"code": 200},
-        "annotations": {"authorization.k8s.io/decision": "allow"},
+        "responseStatus": {"code": code},
+        # 401: authentication failed, no authorizer ran; 403: the authorizer forbade it.
+        "annotations": {}
+        if code == 401
+        else {"authorization.k8s.io/decision": "forbid" if code == 403 else "allow"},
     }
     if impersonating:
         # The policy sees the caller (the audit filter runs before impersonation is applied,
@@ -192,8 +222,11 @@ def rule_sight(
     needs = needed_level(rule)
     stages = _stages(rule)
     impersonating = any(f.startswith("impersonatedUser") for f in rule.fields)
+    codes = _codes(rule)
     probes: list[Probe] = []
     for resource, sub, verb, ns, wanted_name in _probes(rule):
+        if verb not in _VERBS:
+            continue
         group = _group(discovery, resource)
         if not _namespaced(discovery, group, resource):
             if ns:
@@ -225,11 +258,14 @@ def rule_sight(
                 resource_request=True,
             )
             event_stage = min(s.value for s in stages) if stages else "ResponseComplete"
-            probe_event = _event(
-                attrs, event_stage, impersonating=impersonating, named=bool(wanted_name)
-            )
-            if all(p(probe_event) is False for p in rule.predicates):
-                continue  # the rule could not fire on this request anyway
+            # The rule could fire on this request with some response (or it is not probed).
+            if all(
+                p(_event(attrs, event_stage, impersonating=impersonating,
+                         named=bool(wanted_name), code=code)) is False
+                for code in codes
+                for p in rule.predicates
+            ):  # fmt: skip
+                continue
             decision = evaluator.evaluate(attrs)
             if decision.level is Level.NONE:
                 logged = False

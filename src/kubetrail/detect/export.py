@@ -44,10 +44,16 @@ def _backend(target: str, fields: set[str]) -> Any:
         FieldMappingTransformation,
     )
 
+    from kubetrail.detect.rules import FIELD_MAPPING
+
+    # Field names that are not event paths (a top-level apiGroup...) mean the paths they map to.
+    paths = ProcessingItem(FieldMappingTransformation(dict(FIELD_MAPPING)))  # type: ignore[arg-type]
     if target == "splunk":
         from sigma.backends.splunk.splunk import SplunkBackend
 
-        return SplunkBackend(ProcessingPipeline(name="kubetrail: audit event fields"))
+        return SplunkBackend(
+            ProcessingPipeline(name="kubetrail: audit event fields", items=[paths])
+        )
     if target not in TARGETS:
         raise UsageError(f"unknown target {target!r} (choose {', '.join(TARGETS)})")
     annotations = {
@@ -58,6 +64,7 @@ def _backend(target: str, fields: set[str]) -> Any:
     pipeline = ProcessingPipeline(
         name="kubetrail: Elastic Kubernetes integration (kubernetes.audit.*)",
         items=[
+            paths,
             ProcessingItem(FieldMappingTransformation(annotations)),  # type: ignore[arg-type]
             ProcessingItem(AddFieldnamePrefixTransformation(_ELASTIC_PREFIX)),
         ],

@@ -34,6 +34,16 @@ __all__ = [
 
 LEVELS: Final = ("informational", "low", "medium", "high", "critical")
 
+#: Field names some published Kubernetes rules use (SigmaHQ's among them) that are not paths
+#: of an audit event, mapped by a pySigma processing pipeline at load to the paths they mean:
+#: a top-level ``apiGroup`` is the object's API group; ``hostPath`` and ``capabilities`` are
+#: the pod spec's volumes and its containers' added capabilities.
+FIELD_MAPPING: Final = {
+    "apiGroup": "objectRef.apiGroup",
+    "hostPath": "requestObject.spec.volumes.hostPath.path",
+    "capabilities": "requestObject.spec.containers.securityContext.capabilities.add",
+}
+
 
 class Rule(msgspec.Struct, frozen=True, kw_only=True):
     id: str
@@ -192,6 +202,7 @@ def load_pack(
                 correlations.append(_correlation(text, where, file.stem))
                 continue
             sigma = SigmaRule.from_yaml(text)
+            _mapping().apply(sigma)
         except (SigmaError, ValueError, yaml.YAMLError, AttributeError) as exc:
             problems.append(RuleProblem(where, f"not a valid Sigma rule: {exc}"))
             continue
@@ -249,6 +260,17 @@ def load_pack(
             )
     known = [c for c in correlations if all(r in names for r in c.rules)]
     return rules, known, problems
+
+
+def _mapping() -> Any:
+    """The pySigma pipeline of :data:`FIELD_MAPPING`."""
+    from sigma.processing.pipeline import ProcessingItem, ProcessingPipeline
+    from sigma.processing.transformations import FieldMappingTransformation
+
+    return ProcessingPipeline(
+        name="kubetrail: audit event paths",
+        items=[ProcessingItem(FieldMappingTransformation(dict(FIELD_MAPPING)))],  # type: ignore[arg-type]
+    )
 
 
 def _union(sets: list[frozenset[str] | None]) -> frozenset[str] | None:
