@@ -109,3 +109,7 @@ say "21. Who is busiest? (requests and the bytes they cost in the log)" \
 say "22. Detect attacks: Sigma rules over the lake (the generated CI account's attack stands out)" \
     "kubetrail detect --lake ./lake --min-level high"
 "$KT" detect --lake "$lake" --min-level high | head -8 || exit 1
+
+say "23. The same rules for your SIEM (pySigma backends)" \
+    "kubetrail detections export --target splunk"
+"$KT" detections export --target splunk 2>/dev/null | grep -A1 "^# pod-exec" || exit 1

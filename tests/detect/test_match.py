@@ -116,3 +116,19 @@ def test_problems_are_collected_per_file(tmp_path: Path) -> None:
     assert said["broken.yml"].startswith("not a valid Sigma rule")
     assert said["windows.yml"].startswith("skipped: logsource")
     assert "keyword detections" in said["keywords.yml"]
+
+
+@pytest.mark.parametrize("modifier", ["startswith", "endswith", "contains"])
+def test_affix_tests_agree_with_the_regular_expression(tmp_path: Path, modifier: str) -> None:
+    """startswith/endswith/contains run as str methods; a regex (`re`, the general path)
+    gives the same answers."""
+    import re
+
+    needle = "Kube-Sys"
+    rule = make_rule(tmp_path, f"  s:\n    userAgent|{modifier}: '{needle}'\n  condition: s\n")
+    pattern = {"startswith": r"\Akube-sys", "endswith": r"kube-sys\Z", "contains": "kube-sys"}
+    for agent in ["kube-system", "KUBE-SYS", "x kube-sys", "kube-sy", "a\nkube-sys", "", 42,
+                  "kube-sys\n", "\u212aube-sys"]:  # fmt: skip
+        expected = bool(re.search(pattern[modifier], str(agent), re.IGNORECASE))
+        event = {"userAgent": agent, "verb": "get"}
+        assert rule.matches(event) is expected, agent

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -292,3 +293,30 @@ def test_deferred_bodies_are_decoded_for_exceptions_that_read_them(tmp_path: Pat
     assert ("resource-listed-by-user", "secrets") in from_lake
     assert ("resource-listed-by-user", "pods") not in from_lake
     assert from_lake == from_files
+
+
+def test_exact_duplicates_in_the_lake_are_matched_once(tmp_path: Path) -> None:
+    """Two receivers that stored the same batch: the lake path sees each event once, the
+    rows of the `events` view (the copy ingested first)."""
+    lake = Lake(tmp_path / "lake", create=True)
+    events = [{**e, "auditID": f"dup-{i}"} for i, e in enumerate(_cases(0)[:30])]
+    for peer in ("peer-a", "peer-b"):
+        ing = Ingestor(lake, "c")
+        for e in events:
+            ing.add(json.dumps(e).encode(), peer)
+        lake.commit(ing.take_rows(), datetime.now(UTC))
+    engine = DuckDBEngine(lake)
+    try:
+        assert engine.query("SELECT count(*) FROM raw_events").rows[0][0] == 60
+        streamed = [row for _, row in lake_events(engine)]
+        bounded = [row for _, row in lake_events(engine, rules=RULES)]
+        view = records(engine.query("SELECT * FROM events"))
+    finally:
+        engine.close()
+    assert len(streamed) == 30
+    key = ("audit_id", "stage", "source")
+    assert sorted(tuple(r[k] for k in key) for r in streamed) == sorted(
+        tuple(r[k] for k in key) for r in view
+    )
+    assert {r["audit_id"] for r in bounded} <= {r["audit_id"] for r in streamed}
+    assert len(bounded) == len({r["audit_id"] for r in bounded})  # once each

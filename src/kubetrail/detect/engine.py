@@ -25,7 +25,7 @@ from kubetrail.detect.exceptions import Silence
 from kubetrail.detect.identity import Identities, reads_enrichment
 from kubetrail.detect.match import BODIES, patch_as_object
 from kubetrail.detect.rules import LEVELS, Correlation, Rule
-from kubetrail.lake.engine import Engine, dedup_sql
+from kubetrail.lake.engine import DEDUP_KEY, Engine
 
 if TYPE_CHECKING:
     from kubetrail.ingest.read import ReadReport
@@ -408,7 +408,9 @@ def lake_events(
         from kubetrail.detect.sql import candidates_sql
 
         bound = candidates_sql(rules)
-        if any(reads_enrichment(r.fields) for r in rules):
+        if any(reads_enrichment(r.fields) for r in rules) and _has_pod_tokens(
+            engine, where, params
+        ):
             bound = f"({bound} OR {TEACHING_SQL})"  # the rows pod addresses are learned from
         part += f" AND {bound}"
     # Timestamps and the date rendered by the engine, as records() renders them: every value
@@ -421,11 +423,12 @@ def lake_events(
     )
 
     def fetch(day: object, hour: object) -> Any:
-        # Filtering before removing duplicates is the same: exact copies pass or fail together.
-        rows = dedup_sql(f"(SELECT * FROM raw_events WHERE {part})")
+        # Exact duplicates (equal DEDUP_KEY; an equal hash means an equal received time) come
+        # out next to each other, the copy the `events` view keeps (first ingested) first.
         return engine.query(
-            f"SELECT * REPLACE ({rendered}) FROM ({rows}) "
-            "ORDER BY received_at, stage_at, audit_id, event_hash",
+            f"SELECT * REPLACE ({rendered}) FROM raw_events WHERE {part} "
+            "ORDER BY received_at, stage_at, audit_id, event_hash, stage, cluster, "
+            "ingested_at, source",
             [day, hour, *params],
         )
 
@@ -437,9 +440,25 @@ def lake_events(
             result = ahead.result()
             ahead = pool.submit(fetch, *hours[i + 1]) if i + 1 < len(hours) else None
             columns = result.columns
+            at = [columns.index(k) for k in DEDUP_KEY]
+            last: tuple[object, ...] | None = None
             for values in result.rows:
+                key = tuple(values[j] for j in at)
+                if key == last:
+                    continue  # an exact duplicate of the row before (filtered alike)
+                last = key
                 row = dict(zip(columns, values, strict=True))
                 yield event_from_row(row, defer_bodies=True), row
+
+
+def _has_pod_tokens(engine: Engine, where: str, params: list[Any]) -> bool:
+    """Whether any request of the lake (since the start) was made with a pod-bound token:
+    without one, pod addresses have nothing to enrich and need not be learned."""
+    from kubetrail.detect.identity import POD_TOKEN_SQL
+
+    clause = f"{where} AND {POD_TOKEN_SQL}" if where else f" WHERE {POD_TOKEN_SQL}"
+    found = engine.query(f"SELECT 1 FROM raw_events{clause} LIMIT 1", params)
+    return bool(found.rows)
 
 
 def file_events(

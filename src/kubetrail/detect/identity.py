@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, MutableMapping
 from typing import Any, Final
 
-__all__ = ["ENRICHED", "TEACHING_SQL", "Identities", "reads_enrichment"]
+__all__ = ["ENRICHED", "POD_TOKEN_SQL", "TEACHING_SQL", "Identities", "reads_enrichment"]
 
 ENRICHED: Final = "kubetrail"
 _PREFIX: Final = "authentication.kubernetes.io/"
@@ -32,6 +32,12 @@ _WRITES: Final = frozenset({"create", "update", "patch"})
 TEACHING_SQL: Final = (
     "(object_resource = 'pods' AND coalesce(object_subresource, '') IN ('', 'status') "
     "AND verb IN ('create', 'update', 'patch', 'delete'))"
+)
+
+#: Lake rows that may be requests made with a pod-bound token (a backslash keeps a row whose
+#: text escapes characters: it may spell the key differently).
+POD_TOKEN_SQL: Final = (
+    "(contains(user_extra, 'authentication.kubernetes.io/pod-name') OR contains(user_extra, '\\'))"
 )
 
 

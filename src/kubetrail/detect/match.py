@@ -142,7 +142,19 @@ def _leaf_with(
         return is_null
     if isinstance(value, SigmaString):
         cased = type(value).__name__ == "SigmaCasedString"
-        if value.contains_special():
+        affix = _affix(value) if not cased else None
+        if affix is not None:  # `startswith`, `endswith`, `contains`: str methods, not a regex
+            where, part = affix
+
+            def test(v: Any) -> bool:
+                if isinstance(v, bool) or not isinstance(v, str | int | float):
+                    return False
+                text = _text(v).lower()
+                if where == "prefix":
+                    return text.startswith(part)
+                return text.endswith(part) if where == "suffix" else part in text
+
+        elif value.contains_special():
             pattern = re.compile(
                 str(value.to_regex().regexp) + r"\Z", re.DOTALL | (0 if cased else re.IGNORECASE)
             )
@@ -206,6 +218,25 @@ def _leaf_with(
         return any(test(v) for v in values)
 
     return match
+
+
+def _affix(value: Any) -> tuple[str, str] | None:
+    """``abc*``, ``*abc`` or ``*abc*`` (ASCII text, one ``*`` wildcard at either end or both)
+    as ("prefix" | "suffix" | "contains", lower-case text); None for any other pattern."""
+    from sigma.types import SpecialChars
+
+    parts = list(value.s)
+    star = SpecialChars.WILDCARD_MULTI
+    lead = bool(parts) and parts[0] == star
+    trail = len(parts) > 1 and parts[-1] == star
+    middle = parts[int(lead) : len(parts) - int(trail)]
+    if len(middle) != 1 or not isinstance(middle[0], str) or not (lead or trail):
+        return None
+    text = middle[0]
+    if not text or not text.isascii():
+        return None
+    where = "contains" if lead and trail else "suffix" if lead else "prefix"
+    return where, text.lower()
 
 
 def _text(value: Any) -> str:
