@@ -582,7 +582,9 @@ def test_benign_generated_traffic_raises_no_high_alert(tmp_path: Path) -> None:
     }
 
 
-def test_files_and_lake_give_the_same_findings(tmp_path: Path, corpus: Path) -> None:
+def sample_and_falco_lake(tmp_path: Path, corpus: Path) -> tuple[list[str], Any]:
+    """Four minutes of generated traffic and Falco's recordings: their paths, and a lake of
+    them (a DuckDBEngine; the caller closes it)."""
     from kubetrail.ingest.pipeline import Ingestor
     from kubetrail.ingest.read import read_lines
     from kubetrail.lake.engine import DuckDBEngine
@@ -595,8 +597,12 @@ def test_files_and_lake_give_the_same_findings(tmp_path: Path, corpus: Path) -> 
         with contextlib.suppress(ValueError):  # LICENSE files
             ing.add(line.data, line.source)
     ing.close()
+    return paths, DuckDBEngine(lake)
+
+
+def test_files_and_lake_give_the_same_findings(tmp_path: Path, corpus: Path) -> None:
+    paths, engine = sample_and_falco_lake(tmp_path, corpus)
     from_files = {(f.rule, f.audit_id) for f in detect(RULES, file_events(paths, ReadReport()))}
-    engine = DuckDBEngine(lake)
     try:
         from_lake = {(f.rule, f.audit_id) for f in detect(RULES, lake_events(engine))}
     finally:

@@ -3,7 +3,6 @@ fires on, and `detect --lake` through it gives the matcher's findings over every
 
 from __future__ import annotations
 
-import contextlib
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,10 +14,9 @@ from kubetrail.detect.engine import detect, event_from_row, lake_events
 from kubetrail.detect.rules import load_rules
 from kubetrail.detect.sql import candidates_sql, may_fire_sql
 from kubetrail.ingest.pipeline import Ingestor
-from kubetrail.ingest.read import ReadReport, expand_paths, read_lines
 from kubetrail.lake.engine import DuckDBEngine, records
 from kubetrail.lake.store import Lake
-from tests.detect.test_pack import BY_NAME, CASES, RULES, _sample, ev
+from tests.detect.test_pack import BY_NAME, CASES, RULES, ev, sample_and_falco_lake
 
 
 def _lake(tmp_path: Path, events: list[dict[str, Any]]) -> DuckDBEngine:
@@ -88,14 +86,7 @@ def test_the_bound_is_exact_where_the_matcher_rebuilds_the_row(tmp_path: Path) -
 def test_lake_findings_through_the_bound_are_those_over_every_row(
     tmp_path: Path, corpus: Path
 ) -> None:
-    paths = expand_paths([str(_sample(tmp_path, 4)), str(corpus / "upstream" / "falco")])
-    lake = Lake(tmp_path / "lake", create=True)
-    ing = Ingestor(lake, "c")
-    for line in read_lines(paths, ReadReport()):
-        with contextlib.suppress(ValueError):  # LICENSE files
-            ing.add(line.data, line.source)
-    ing.close()
-    engine = DuckDBEngine(lake)
+    _, engine = sample_and_falco_lake(tmp_path, corpus)
     try:
         every = [(f.rule, f.audit_id, f.sentence) for f in detect(RULES, lake_events(engine))]
         bounded = [

@@ -352,18 +352,20 @@ def live_options(func: Any) -> Any:
 
 
 def live_alerts(
-    enabled: bool,
-    rules: tuple[str, ...],
-    min_level: str,
-    exceptions: tuple[str, ...],
-    alert_to: tuple[str, ...] = (),
-    alert_token_file: str | None = None,
-    alert_ca: str | None = None,
+    *,
+    detect_live: bool,
+    live_rules: tuple[str, ...],
+    live_min_level: str,
+    live_exceptions: tuple[str, ...],
+    alert_to: tuple[str, ...],
+    alert_token_file: str | None,
+    alert_ca: str | None,
 ) -> Any:
     """The observer that turns events into alerts for the sinks, or None without --detect."""
     from kubetrail.errors import UsageError
 
-    if not enabled:
+    rules, exceptions = live_rules, live_exceptions
+    if not detect_live:
         if rules or exceptions or alert_to or alert_token_file or alert_ca:
             raise UsageError("--rules, --exceptions and --alert-* go with --detect")
         return None
@@ -381,7 +383,7 @@ def live_alerts(
     detector = Detector(
         loaded,
         correlations=correlations,
-        min_level=min_level,
+        min_level=live_min_level,
         exceptions=silences,
         today=lambda: datetime.now(UTC).date(),
         memory=200_000,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from kubetrail.cli.detect import live_alerts, live_options
@@ -57,13 +59,7 @@ def follow(
     flush_interval: float,
     keep_secrets: bool,
     from_start: bool,
-    detect_live: bool,
-    live_rules: tuple[str, ...],
-    live_min_level: str,
-    live_exceptions: tuple[str, ...],
-    alert_to: tuple[str, ...],
-    alert_token_file: str | None,
-    alert_ca: str | None,
+    **live: Any,  # the options of live_options, for live_alerts
 ) -> None:
     """Follow an audit log (tail -F) into the lake, across rotation and restarts.
 
@@ -92,15 +88,7 @@ def follow(
 
     lake = resolve_lake(lake_dir, create=True)
     cluster = resolve_cluster(cluster)
-    alerts = live_alerts(
-        detect_live,
-        live_rules,
-        live_min_level,
-        live_exceptions,
-        alert_to,
-        alert_token_file,
-        alert_ca,
-    )
+    alerts = live_alerts(**live)
     ingestor = Ingestor(
         lake, cluster, keep_secrets=keep_secrets, batch_rows=sys.maxsize, observer=alerts
     )

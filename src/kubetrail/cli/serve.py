@@ -137,13 +137,7 @@ def serve(
     webhook_client_cert: str | None,
     webhook_client_key: str | None,
     verbose: int,
-    detect_live: bool,
-    live_rules: tuple[str, ...],
-    live_min_level: str,
-    live_exceptions: tuple[str, ...],
-    alert_to: tuple[str, ...],
-    alert_token_file: str | None,
-    alert_ca: str | None,
+    **live: Any,  # the options of live_options, for live_alerts
 ) -> None:
     """Receive the kube-apiserver's audit webhook into the lake at --lake.
 
@@ -197,15 +191,7 @@ def serve(
         keep_secrets=keep_secrets,
         flush_process=True,
     )
-    alerts = live_alerts(
-        detect_live,
-        live_rules,
-        live_min_level,
-        live_exceptions,
-        alert_to,
-        alert_token_file,
-        alert_ca,
-    )
+    alerts = live_alerts(**live)
     _run(config, verbose, alerts)
 
 

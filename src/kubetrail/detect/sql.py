@@ -224,18 +224,18 @@ def _not(expr: str) -> str:
 
 
 def _and(exprs: list[str]) -> str:
-    if _FALSE in exprs:
-        return _FALSE
-    kept = list(dict.fromkeys(e for e in exprs if e != _TRUE))
-    if not kept:
-        return _TRUE
-    return kept[0] if len(kept) == 1 else "(" + " AND ".join(kept) + ")"
+    return _join(exprs, "AND", absorbing=_FALSE, neutral=_TRUE)
 
 
 def _or(exprs: list[str]) -> str:
-    if _TRUE in exprs:
-        return _TRUE
-    kept = list(dict.fromkeys(e for e in exprs if e != _FALSE))
+    return _join(exprs, "OR", absorbing=_TRUE, neutral=_FALSE)
+
+
+def _join(exprs: list[str], op: str, *, absorbing: str, neutral: str) -> str:
+    """AND or OR of SQL conditions, folding the constants (and repeated conditions)."""
+    if absorbing in exprs:
+        return absorbing
+    kept = list(dict.fromkeys(e for e in exprs if e != neutral))
     if not kept:
-        return _FALSE
-    return kept[0] if len(kept) == 1 else "(" + " OR ".join(kept) + ")"
+        return neutral
+    return kept[0] if len(kept) == 1 else "(" + f" {op} ".join(kept) + ")"
