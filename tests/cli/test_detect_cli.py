@@ -43,7 +43,7 @@ def test_detect_files_sentences_and_json(capsys: pytest.CaptureFixture[str], log
         "10.0.0.1 using kubectl/v1.30.0 — allowed"
     ]
     assert "1 malformed" in err
-    assert "1 finding(s) from 52 rule(s) and 3 correlation(s): 1 medium" in err
+    assert "1 finding(s) from 53 rule(s) and 4 correlation(s): 1 medium" in err
     code, out, _ = run(capsys, "detect", str(log), "-o", "json")
     (finding,) = json.loads(out)
     assert finding["rule"] == "pod-exec"
@@ -60,7 +60,7 @@ def test_detect_sarif(capsys: pytest.CaptureFixture[str], log: Path, tmp_path: P
     (run_,) = doc["runs"]
     driver = run_["tool"]["driver"]
     assert driver["name"] == "kubetrail"
-    assert len(driver["rules"]) == 55  # 52 rules and 3 correlations, each described
+    assert len(driver["rules"]) == 57  # 53 rules and 4 correlations, each described
     (result,) = run_["results"]
     assert driver["rules"][result["ruleIndex"]]["id"] == result["ruleId"] == "pod-exec"
     assert result["level"] == "warning"  # medium
@@ -119,7 +119,7 @@ def test_detections_list(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(capsys, "detections", "list")
     assert code == 0
     assert out.splitlines()[1].split()[:2] == ["binding-to-public-groups", "critical"]
-    assert "52 rules and 3 correlations covering 49 catalogue techniques" in err
+    assert "53 rules and 4 correlations covering 49 catalogue techniques" in err
     code, out, _ = run(capsys, "detections", "list", "-o", "json")
     names = {r["name"] for r in json.loads(out)}
     assert {"pod-exec", "privileged-container"} <= names

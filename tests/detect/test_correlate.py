@@ -32,6 +32,7 @@ def test_the_pack_has_its_correlations() -> None:
         "secret-read-burst": "event_count",
         "enumeration-burst": "value_count",
         "create-then-exec": "temporal",
+        "token-minted-then-used": "temporal",
     }
 
 

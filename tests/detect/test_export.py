@@ -16,7 +16,7 @@ def by_rule(target: str) -> dict[str, object]:
 
 def test_splunk_converts_the_whole_pack_correlations_included() -> None:
     results = by_rule("splunk")
-    assert len(results) == 55
+    assert len(results) == 57
     assert all(r.error is None for r in results.values())  # type: ignore[attr-defined]
     assert results["pod-exec"].queries == (  # type: ignore[attr-defined]
         'objectRef.resource="pods" objectRef.subresource IN ("exec", "attach") '
@@ -46,15 +46,20 @@ def test_elastic_fields_are_those_of_the_kubernetes_integration() -> None:
 
 def test_esql_and_eql() -> None:
     esql = by_rule("esql")
-    assert all(r.error is None for r in esql.values())  # type: ignore[attr-defined]
+    failed = {n: r.error for n, r in esql.items() if r.error}  # type: ignore[attr-defined]
+    # ES|QL cannot join a correlation's groups through field aliases.
+    assert failed == {"token-minted-then-used": "NotImplementedError: Correlation field "
+                      "normalization is not supported by backend."}  # fmt: skip
     assert esql["pod-exec"].queries[0].startswith("from * metadata")  # type: ignore[attr-defined]
     failed = {r.rule: r.error for r in export("eql", []) if r.error}
     # EQL has no `exists`: the rules that use it are reported, each with the reason.
     assert sorted(failed) == [
         "clusterrole-aggregation", "impersonation", "ingress-snippet-annotation",
-        "node-cordoned-by-user", "persistentvolume-hostpath", "pod-pinned-to-node",
+        "minted-token-used", "node-cordoned-by-user", "persistentvolume-hostpath",
+        "pod-pinned-to-node",
         "secret-mounted-by-user", "serviceaccount-token-outside-pod",
-        "serviceaccount-token-with-kubectl", "workload-identity-annotation",
+        "serviceaccount-token-with-kubectl", "token-minted-then-used",
+        "workload-identity-annotation",
     ]  # fmt: skip
     assert all("Field exists expressions are not supported" in str(e) for e in failed.values())
 
@@ -63,7 +68,7 @@ def test_cli_text_and_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["detections", "export", "--target", "elasticsearch"]) == 0
     out, err = capsys.readouterr()
     assert "# pod-exec (medium): " in out
-    assert "52 of 55 rules converted for elasticsearch" in err
+    assert "53 of 57 rules converted for elasticsearch" in err
     assert "create-then-exec: not converted: NotImplementedError" in err
     assert main(["detections", "export", "--target", "splunk", "-o", "json"]) == 0
     out, _ = capsys.readouterr()

@@ -42,6 +42,7 @@ def test_enrichment_fields() -> None:
     event = use("203.0.113.9", "x")
     ids.enrich(event)
     assert event["kubetrail"] == {
+        "serviceAccount": "ci/runner",
         "pod": "ci/runner-1",
         "podUID": "uid-1",
         "node": "node-1",
@@ -91,3 +92,28 @@ def test_the_lake_learns_from_the_rows_it_selects(tmp_path: Path) -> None:
         engine.close()
     assert ("serviceaccount-token-outside-pod", "out") in found
     assert ("serviceaccount-token-outside-pod", "inside") not in found
+
+
+def test_a_token_minted_by_a_person_then_used() -> None:
+    from kubetrail.detect.rules import load_pack
+    from tests.detect.test_pack import minted_use
+
+    rules, correlations, _ = load_pack()
+    mint = ev("create", "serviceaccounts", sub="token", ns="ci", name="deployer", user="mallory")
+    mint |= {"auditID": "mint", "requestReceivedTimestamp": "2026-11-26T10:00:00.000000Z"}
+    used = {**minted_use("ci:deployer"), "auditID": "use",
+            "requestReceivedTimestamp": "2026-11-26T10:20:00.000000Z"}  # fmt: skip
+    other = {**minted_use("ci:other"), "auditID": "other",
+             "requestReceivedTimestamp": "2026-11-26T10:21:00.000000Z"}  # fmt: skip
+
+    def fired(events: list[dict[str, Any]]) -> list[tuple[str, str]]:
+        found = detect(rules, [(e, {}) for e in events], correlations=correlations)
+        return [(f.rule, f.sentence.split(";")[0]) for f in found if f.rule.startswith("token-")]
+
+    assert fired([mint, other]) == [("token-requested-by-user", fired([mint])[0][1])]
+    (corr,) = [f for f in fired([mint, used]) if f[0] == "token-minted-then-used"]
+    assert corr[1] == (
+        "token-requested-by-user then minted-token-used within 1 h for serviceaccount=ci/deployer"
+    )
+    late = {**used, "requestReceivedTimestamp": "2026-11-26T11:30:00.000000Z"}
+    assert [f for f in fired([mint, late]) if f[0] == "token-minted-then-used"] == []

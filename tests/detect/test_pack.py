@@ -59,6 +59,13 @@ def deployment(**spec: Any) -> dict[str, Any]:
 PRIVILEGED = [{"name": "c", "securityContext": {"privileged": True}}]
 
 
+def minted_use(account: str = "ci:deployer") -> dict[str, Any]:
+    """A request with a token of ``account`` that names no pod (kubectl create token)."""
+    event = ev("list", "secrets", user=f"system:serviceaccount:{account}", name=None)
+    event["user"]["extra"] = {"authentication.kubernetes.io/credential-id": ["JTI=m1"]}
+    return event
+
+
 def sa_token(source: str = "10.244.1.7", **extra: Any) -> dict[str, Any]:
     """A request with the bound token of pod ci/runner-1 (on node-1), from ``source``."""
     event = ev("get", "secrets", user="system:serviceaccount:ci:runner", **extra)
@@ -466,6 +473,11 @@ CASES.update(
             [{**sa_token(), "userAgent": "kubectl/v1.31.0 (linux/amd64)"}],
             [sa_token(), {**ev("get", "secrets", user="system:serviceaccount:ci:runner"),
                           "userAgent": "kubectl/v1.31.0"}],  # a legacy token: no pod
+        ),
+        "minted-token-used": (
+            [minted_use()],
+            [sa_token(), {**minted_use(), "user": {"username": "alice", "extra": {
+                "authentication.kubernetes.io/credential-id": ["JTI=x"]}}}],
         ),
         "secret-mounted-by-user": (
             [ev("create", "pods", body=pod(volumes=[{"secret": {"secretName": "db"}}]))],

@@ -74,8 +74,9 @@ class Correlator:
         for corr in {id(c): c for c in [*self._by_rule.get(rule_name, []),
                                        *self._by_rule.get(rule_id, [])]}.values():  # fmt: skip
             group = tuple(
-                str((lookup(event, f) or [None])[0]) for f in corr.group_by
-            )  # the first value of each group-by field
+                str((lookup(event, corr.field_of(f, rule_name, rule_id)) or [None])[0])
+                for f in corr.group_by
+            )  # the first value of each group-by field (through the aliases)
             window = self._windows.setdefault((corr.id, group), deque())
             if corr.type == "value_count":
                 values = lookup(event, corr.field or "") or []

@@ -137,13 +137,13 @@ class Detector:
         # are checked on every finding, and may read bodies).
         self._body_rules = frozenset(r.id for r in self.rules if _reads_bodies(r.fields))
         self._always_bodies = bool(self.exceptions) or any(
-            _reads_bodies([*c.group_by, c.field or ""]) for c in correlations
+            _reads_bodies(c.fields()) for c in correlations
         )
         # Pod addresses learned from the stream, for rules on where a pod's token is used.
         self.identities = (
             Identities()
             if any(reads_enrichment(r.fields) for r in self.rules)
-            or any(reads_enrichment([*c.group_by, c.field or ""]) for c in correlations)
+            or any(reads_enrichment(c.fields()) for c in correlations)
             else None
         )
 

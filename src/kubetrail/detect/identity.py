@@ -8,10 +8,11 @@ pods' addresses are in the audit log too: the kubelet writes ``status.podIPs`` w
 logged at Request level or above.
 
 :class:`Identities` learns the addresses of pods from the events it sees, in stream order,
-and adds to each event made with a pod-bound token a ``kubetrail`` object rules can read:
-
-``kubetrail.pod`` (``namespace/name``), ``kubetrail.podUID``, ``kubetrail.node``,
-``kubetrail.credentialID``, ``kubetrail.podIPs`` (when known), and
+and adds to events a ``kubetrail`` object rules can read: ``kubetrail.serviceAccount``
+(``namespace/name``) on a request by a service account, ``kubetrail.tokenFor`` on a
+TokenRequest (the account a token is minted for: correlations join the two), and on a request
+made with a pod-bound token ``kubetrail.pod`` (``namespace/name``), ``kubetrail.podUID``,
+``kubetrail.node``, ``kubetrail.credentialID``, ``kubetrail.podIPs`` (when known), and
 ``kubetrail.sourceInPod``: true when the request came from one of the pod's addresses,
 false when it came from elsewhere, absent when the pod's addresses are not known (not
 logged, or not seen yet) — so a rule on ``kubetrail.sourceInPod: false`` never fires on a
@@ -112,21 +113,42 @@ class Identities:
             del self._ips[next(iter(self._ips))]
 
     def enrich(self, event: MutableMapping[str, Any]) -> None:
-        """Add :data:`ENRICHED` to an event made with a pod-bound service-account token (and
-        drop one the event brought along: only kubetrail says these things)."""
+        """Add :data:`ENRICHED` to an event by a service account, or minting a token for one
+        (and drop one the event brought along: only kubetrail says these things)."""
         event.pop(ENRICHED, None)
+        facts: dict[str, Any] = {}
         user = event.get("user")
-        extra = user.get("extra") if isinstance(user, dict) else None
-        if not isinstance(extra, dict):
-            return
-        pod = _one(extra, "pod-name")
-        if pod is None:
-            return
-        username = str(user.get("username") or "")  # type: ignore[union-attr]
+        username = str(user.get("username") or "") if isinstance(user, dict) else ""
         parts = username.split(":")
-        namespace = parts[2] if len(parts) == 4 and parts[1] == "serviceaccount" else ""
+        namespace = ""
+        if len(parts) == 4 and parts[:2] == ["system", "serviceaccount"]:
+            namespace = parts[2]
+            facts["serviceAccount"] = f"{parts[2]}/{parts[3]}"
+        ref = event.get("objectRef")
+        if (
+            isinstance(ref, dict)
+            and ref.get("resource") == "serviceaccounts"
+            and ref.get("subresource") == "token"
+            and event.get("verb") == "create"
+        ):
+            facts["tokenFor"] = f"{ref.get('namespace') or ''}/{ref.get('name') or ''}"
+        extra = user.get("extra") if isinstance(user, dict) else None
+        pod = _one(extra, "pod-name") if isinstance(extra, dict) else None
+        if isinstance(extra, dict) and pod is not None:
+            self._pod_facts(event, extra, namespace, pod, facts)
+        if facts:
+            event[ENRICHED] = facts
+
+    def _pod_facts(
+        self,
+        event: Mapping[str, Any],
+        extra: Mapping[str, Any],
+        namespace: str,
+        pod: str,
+        facts: dict[str, Any],
+    ) -> None:
         uid = _one(extra, "pod-uid")
-        facts: dict[str, Any] = {"pod": f"{namespace}/{pod}" if namespace else pod}
+        facts["pod"] = f"{namespace}/{pod}" if namespace else pod
         for key, field in (
             ("pod-uid", "podUID"),
             ("node-name", "node"),
@@ -141,4 +163,3 @@ class Identities:
             sources = event.get("sourceIPs")
             if isinstance(sources, list) and sources:
                 facts["sourceInPod"] = str(sources[0]) in known[1]
-        event[ENRICHED] = facts

@@ -140,6 +140,20 @@ class Correlation(msgspec.Struct, frozen=True, kw_only=True):
     generate: bool  # whether the referenced rules also report on their own
     techniques: tuple[str, ...]
     attack: tuple[str, ...]
+    # Sigma's field aliases: a group-by name -> (referenced rule -> the field it means there).
+    aliases: dict[str, dict[str, str]] = msgspec.field(default_factory=dict)
+
+    def field_of(self, name: str, rule_name: str, rule_id: str) -> str:
+        """The event field a group-by name means in a finding of the given rule."""
+        mapping = self.aliases.get(name)
+        if not mapping:
+            return name
+        return mapping.get(rule_name) or mapping.get(rule_id) or name
+
+    def fields(self) -> list[str]:
+        """Every event field the correlation reads (group-by, aliases, value_count field)."""
+        found = [*self.group_by, *(f for m in self.aliases.values() for f in m.values())]
+        return found + ([self.field] if self.field else [])
 
 
 def load_rules(paths: Sequence[str | Path] | None = None) -> tuple[list[Rule], list[RuleProblem]]:
@@ -178,6 +192,10 @@ def _correlation(text: str, where: str, stem: str) -> Correlation:
         generate=bool(sigma.generate),
         techniques=tuple(t.split(".", 1)[1] for t in tags if t.startswith("kubetrail.")),
         attack=tuple(t.split(".", 1)[1].upper() for t in tags if t.startswith("attack.t")),
+        aliases={
+            alias: {str(getattr(r, "reference", r)): str(f) for r, f in a.mapping.items()}
+            for alias, a in (sigma.aliases.aliases if sigma.aliases else {}).items()
+        },
     )
 
 
