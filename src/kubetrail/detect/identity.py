@@ -115,20 +115,25 @@ class Identities:
     def enrich(self, event: MutableMapping[str, Any]) -> None:
         """Add :data:`ENRICHED` to an event by a service account, or minting a token for one
         (and drop one the event brought along: only kubetrail says these things)."""
-        event.pop(ENRICHED, None)
-        facts: dict[str, Any] = {}
+        if ENRICHED in event:
+            del event[ENRICHED]
         user = event.get("user")
-        username = str(user.get("username") or "") if isinstance(user, dict) else ""
-        parts = username.split(":")
+        username = user.get("username") if isinstance(user, dict) else None
+        by_account = isinstance(username, str) and username.startswith("system:serviceaccount:")
+        ref = event.get("objectRef")
+        minting = isinstance(ref, dict) and ref.get("subresource") == "token"
+        if not by_account and not minting:
+            return  # most events: nothing to say (checked first, it is on every event's path)
+        facts: dict[str, Any] = {}
+        parts = str(username).split(":")
         namespace = ""
-        if len(parts) == 4 and parts[:2] == ["system", "serviceaccount"]:
+        if by_account and len(parts) == 4:
             namespace = parts[2]
             facts["serviceAccount"] = f"{parts[2]}/{parts[3]}"
-        ref = event.get("objectRef")
         if (
-            isinstance(ref, dict)
+            minting
+            and isinstance(ref, dict)
             and ref.get("resource") == "serviceaccounts"
-            and ref.get("subresource") == "token"
             and event.get("verb") == "create"
         ):
             facts["tokenFor"] = f"{ref.get('namespace') or ''}/{ref.get('name') or ''}"
