@@ -75,12 +75,13 @@ def _materialize(event: Mapping[str, Any]) -> None:
                 event[key] = value
 
 
-def _may_fire(rule: Rule, shape: tuple[str, str, str]) -> bool:
-    resource, sub, verb = shape
+def _may_fire(rule: Rule, shape: tuple[str, str, str, bool]) -> bool:
+    resource, sub, verb, extra = shape
     return (
         (rule.resources is None or resource in rule.resources)
         and (rule.subresources is None or sub in rule.subresources)
         and (rule.verbs is None or verb in rule.verbs)
+        and (extra or not rule.needs_extra)
     )
 
 
@@ -129,9 +130,9 @@ class Detector:
         self._today = today
         self.stats = stats if stats is not None else DetectStats()
         self._memory = memory
-        # Rules indexed by the resource, subresource and verb they require: an event meets
-        # only the rules that can fire on it.
-        self._candidates: dict[tuple[str, str, str], list[Rule]] = {}
+        # Rules indexed by the resource, subresource and verb they require, and by whether
+        # they need user.extra: an event meets only the rules that can fire on it.
+        self._candidates: dict[tuple[str, str, str, bool], list[Rule]] = {}
         self._fired: dict[tuple[object, ...], None] = {}
         # Deferred bodies are decoded for these rules, or always (exceptions and correlations
         # are checked on every finding, and may read bodies).
@@ -155,10 +156,12 @@ class Detector:
 
         ref = event.get("objectRef")
         ref = ref if isinstance(ref, dict) else {}
+        user = event.get("user")
         shape = (
             str(ref.get("resource") or "").lower(),
             str(ref.get("subresource") or "").lower(),
             str(event.get("verb") or "").lower(),
+            isinstance(user, dict) and bool(user.get("extra")),
         )
         todo = self._candidates.get(shape)
         if todo is None:

@@ -62,6 +62,9 @@ class Rule(msgspec.Struct, frozen=True, kw_only=True):
     resources: frozenset[str] | None = None
     subresources: frozenset[str] | None = None  # likewise for objectRef.subresource
     verbs: frozenset[str] | None = None  # and for verb
+    # Whether the rule requires user.extra to exist (a top-level `user.extra.…|exists: true`):
+    # events without it are not evaluated (most callers but pod tokens have none).
+    needs_extra: bool = False
     trees: tuple[Any, ...] = ()  # pySigma's resolved conditions (for analyses of the rule)
 
     def matches(self, event: Any) -> bool:
@@ -266,6 +269,7 @@ def load_pack(
                 resources=_union([required(t, "objectRef.resource") for t in trees]),
                 subresources=_union([required(t, "objectRef.subresource") for t in trees]),
                 verbs=_union([required(t, "verb") for t in trees]),
+                needs_extra=all(_needs_extra(t) for t in trees),
                 trees=tuple(trees),
             )
         )
@@ -278,6 +282,21 @@ def load_pack(
             )
     known = [c for c in correlations if all(r in names for r in c.rules)]
     return rules, known, problems
+
+
+def _needs_extra(node: Any) -> bool:
+    """Whether the condition's top-level AND holds ``user.extra.…|exists: true``."""
+    from sigma.conditions import ConditionAND, ConditionFieldEqualsValueExpression
+    from sigma.types import SigmaExists
+
+    if isinstance(node, ConditionAND):
+        return any(_needs_extra(a) for a in node.args)
+    return (
+        isinstance(node, ConditionFieldEqualsValueExpression)
+        and str(node.field).startswith("user.extra.")
+        and isinstance(node.value, SigmaExists)
+        and bool(node.value.exists)
+    )
 
 
 def _mapping() -> Any:
