@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from kubetrail.cli.lake import LAKE_OPTION
+from kubetrail.detect.export import TARGETS
 
 _LEVELS = ["informational", "low", "medium", "high", "critical"]
 
@@ -243,7 +244,7 @@ def list_rules(rules: tuple[str, ...], fmt: str) -> int:
 @click.option(
     "--target",
     required=True,
-    type=click.Choice(["splunk", "elasticsearch", "eql", "esql"]),
+    type=click.Choice(TARGETS),
     help="splunk: SPL over audit events indexed as JSON; elasticsearch (Lucene), eql, esql: "
     "Elastic's Kubernetes integration (fields under kubernetes.audit.*).",
 )
