@@ -304,8 +304,8 @@ def live_options(func: Any) -> Any:
                 "--detect",
                 "detect_live",
                 is_flag=True,
-                help="Run the detection rules on every event taken in: alerts as JSON lines "
-                "on stdout (rate-limited per rule).",
+                help="Run the detection rules on every event taken in: alerts to the "
+                "--alert-to sinks, JSON lines on stdout by default (rate-limited per rule).",
             ),
             click.option(
                 "--rules", "live_rules", multiple=True, metavar="PACK", help="With --detect."
