@@ -70,15 +70,36 @@ class Health:
             context.load_cert_chain(*client_cert)
         self._context = context
 
+    def _connect(self, host: str) -> ssl.SSLSocket:
+        # The TLS socket is made *before* the TCP connect and then connected. Wrapping an already
+        # connected socket (what ``socket.create_connection`` + ``wrap_socket`` and http.client
+        # do) leaks: if the peer resets the connection in between, CPython 3.11's
+        # ``SSLSocket._create`` raises after detaching the raw socket and never closes the one it
+        # made (ssl.py: ``getpeername`` -> ENOTCONN, then ``recv(1)`` -> ECONNRESET). Made first,
+        # the socket is ours in a ``with`` block whatever the connect or handshake does.
+        error: OSError = OSError(f"{host}: no address")
+        for family, kind, proto, _, address in socket.getaddrinfo(
+            host, self._port, type=socket.SOCK_STREAM
+        ):
+            tls = self._context.wrap_socket(
+                socket.socket(family, kind, proto), server_hostname=host
+            )
+            try:
+                tls.settimeout(self._timeout)
+                tls.connect(address)
+            except OSError as exc:
+                tls.close()
+                error = exc
+                continue
+            return tls
+        raise error
+
     def probe(self) -> Probe:
-        # The sockets are opened here, in `with` blocks, so that every path (refused, a failed
-        # handshake, a server that goes away mid-answer) closes them at once.
+        # Every path (refused, a failed handshake, a server that goes away mid-answer) closes
+        # the socket at once: it is opened in a ``with`` block (see ``_connect``).
         host = self._host or "localhost"
         try:
-            with (
-                socket.create_connection((host, self._port), timeout=self._timeout) as raw,
-                self._context.wrap_socket(raw, server_hostname=host) as tls,
-            ):
+            with self._connect(host) as tls:
                 conn = http.client.HTTPSConnection(host, self._port, timeout=self._timeout)
                 conn.sock = tls
                 conn.request("GET", self._path)
