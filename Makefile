@@ -13,6 +13,7 @@ help:
 	@echo "make bench  run the benchmarks in benchmarks/ (figures go to docs/benchmarks.md)"
 
 $(STAMP): pyproject.toml
+	@bash .ci/java.sh
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'

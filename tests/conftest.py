@@ -25,3 +25,14 @@ def corpus() -> Path:
     if path is None:
         pytest.skip("../shared/corpus is not present")
     return path
+
+
+@pytest.fixture(scope="session")
+def spark() -> object:
+    """One Spark application (local[2], the machine's Java) for the whole run: each
+    SparkEngine works in a new session of it, so start-up is paid once per test worker."""
+    from kubetrail.lake.spark import spark_session
+
+    session = spark_session("local[2]", {"spark.sql.shuffle.partitions": "2"})
+    yield session
+    session.stop()

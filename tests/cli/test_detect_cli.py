@@ -105,6 +105,7 @@ def test_detect_lake_and_fail_on(
         ([], "give audit log files"),
         (["x.log", "--lake", "y"], "give audit log files"),
         (["x.log", "--since", "1h"], "--since goes with --lake"),
+        (["x.log", "--engine", "spark"], "--engine and --spark-* go with --lake"),
     ],
 )
 def test_detect_usage_errors(

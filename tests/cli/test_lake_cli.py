@@ -174,3 +174,41 @@ def test_empty_input_and_missing_lake(capsys: pytest.CaptureFixture[str], tmp_pa
     code, _, err = run(capsys, "sql", "--lake", str(tmp_path / "nowhere"), "SELECT 1")
     assert code == 1
     assert "not a kubetrail lake" in err
+
+
+def test_sql_on_spark_prints_what_duckdb_prints(
+    capsys: pytest.CaptureFixture[str], logs: Path, tmp_path: Path, spark: object
+) -> None:
+    """`sql --format json` is a stable shape: the same bytes from either engine."""
+    lake = str(tmp_path / "lake")
+    assert run(capsys, "ingest", str(logs), "--lake", lake)[0] == 0
+    query = (
+        "SELECT audit_id, verb, received_at, user_groups, date, hour, cluster, "
+        "regexp_matches(user_name, '^al') AS al FROM events ORDER BY received_at DESC, audit_id"
+    )
+    duck = run(capsys, "sql", "--lake", lake, "-o", "json", query)
+    on_spark = run(capsys, "sql", "--lake", lake, "-o", "json", "--engine", "spark", query)
+    assert duck[0] == on_spark[0] == 0
+    assert json.loads(duck[1])[0]["received_at"] == "2026-11-26T11:10:00.000000Z"
+    assert on_spark[1] == duck[1]
+    code, _, err = run(capsys, "sql", "--lake", lake, "--engine", "spark", "DELETE FROM events")
+    assert code == 2
+    assert "read-only" in err
+
+
+def test_spark_options_need_the_spark_engine(
+    capsys: pytest.CaptureFixture[str], logs: Path, tmp_path: Path
+) -> None:
+    lake = str(tmp_path / "lake")
+    assert run(capsys, "ingest", str(logs), "--lake", lake)[0] == 0
+    code, _, err = run(capsys, "sql", "--lake", lake, "--spark-master", "local[1]", "SELECT 1")
+    assert code == 2
+    assert "go with --engine spark" in err
+    code, _, err = run(
+        capsys, "sql", "--lake", lake, "--engine", "spark", "--spark-conf", "x", "SELECT 1"
+    )
+    assert code == 2
+    assert "KEY=VALUE" in err
+    code, _, err = run(capsys, "sql", "--lake", "s3a://bucket/lake", "SELECT 1")
+    assert code == 2
+    assert "--engine spark" in err

@@ -157,3 +157,36 @@ def test_empty_input_is_a_clear_error(
     assert main(["policy", "simulate", str(policies[0]), str(empty)]) == 1
     assert "no audit events" in capsys.readouterr().err
     assert main(["policy", "volume", str(policies[0]), "--sample", str(empty)]) == 1
+
+
+def test_volume_from_the_lake_is_labelled_an_estimate(
+    sample: Path, policies: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    everything, lean = policies
+    lake = str(tmp_path / "lake")
+    assert main(["ingest", str(sample), "--lake", lake]) == 0
+    capsys.readouterr()
+    args = ["policy", "volume", str(everything), str(lean), "--lake", lake]
+    assert main([*args, "-o", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["estimated"] is True
+    assert doc["sample"]["events"] == 40
+    by_path = {p["path"]: p for p in doc["policies"]}
+    assert by_path[str(lean)]["events"] == 10  # the same decisions as from the file
+    # Secret values are redacted in the lake: the estimate is not the recording's size.
+    assert by_path[str(everything)]["bytes"] > 0
+    assert main(args) == 0
+    assert "bytes are estimates" in capsys.readouterr().out
+    window = [
+        *args,
+        "-o",
+        "json",
+        "--since",
+        "2026-01-01T00:00:10Z",
+        "--until",
+        "2026-01-01T00:00:15Z",
+    ]
+    assert main(window) == 0
+    assert json.loads(capsys.readouterr().out)["sample"]["events"] == 10
+    assert main(["policy", "volume", str(lean), "--sample", str(sample), "--lake", lake]) == 2
+    assert main(["policy", "volume", str(lean), "--sample", str(sample), "--since", "1h"]) == 2

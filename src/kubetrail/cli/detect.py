@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from kubetrail.cli.lake import LAKE_OPTION
+from kubetrail.cli.lake import LAKE_OPTION, engine_options, open_lake_engine
 from kubetrail.detect.export import TARGETS
 
 _LEVELS = ["informational", "low", "medium", "high", "critical"]
@@ -46,6 +46,7 @@ _RULES = click.option(
 @click.argument("paths", metavar="[EVENTS]...", nargs=-1)
 @LAKE_OPTION
 @click.option("--since", metavar="WHEN", help="With --lake: 1h, 2d back from now, or RFC 3339.")
+@engine_options
 @_RULES
 @click.option(
     "--min-level",
@@ -85,6 +86,9 @@ def detect(
     exceptions: tuple[str, ...],
     fail_on: str | None,
     fmt: str,
+    engine: str,
+    spark_master: str | None,
+    spark_conf: tuple[str, ...],
 ) -> int:
     """Run Sigma detection rules over audit logs (EVENTS) or the lake (--lake).
 
@@ -128,16 +132,16 @@ def detect(
         )
     stats = DetectStats()
     report = ReadReport()
-    engine = None
+    if (engine != "duckdb" or spark_master or spark_conf) and not lake:
+        raise UsageError("--engine and --spark-* go with --lake (files are read by kubetrail)")
+    lake_engine = None
     if lake:
-        from kubetrail.cli.lake import resolve_lake
-        from kubetrail.lake.engine import open_engine
         from kubetrail.query.search import parse_time
 
-        engine = open_engine(resolve_lake(lake))
+        lake_engine = open_lake_engine(lake, engine, spark_master, spark_conf)
         start = parse_time(since, datetime.now(UTC)) if since else None
         # The engine selects the rows a rule may fire on; the matcher decides on those.
-        events = lake_events(engine, start, rules=loaded)
+        events = lake_events(lake_engine, start, rules=loaded)
     else:
         events = file_events(expand_paths(paths), report, stdin=sys.stdin.buffer)
     counts: dict[str, int] = {}
@@ -164,8 +168,8 @@ def detect(
                 if fmt == "jsonl":
                     click.echo(json.dumps(found.pop(), ensure_ascii=False))
     finally:
-        if engine is not None:
-            engine.close()
+        if lake_engine is not None:
+            lake_engine.close()
     if fmt == "json":
         sys.stdout.write(json.dumps(found, ensure_ascii=False) + "\n")
     elif fmt == "sarif":

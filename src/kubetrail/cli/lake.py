@@ -38,6 +38,52 @@ LAKE_OPTION = click.option(
 )
 
 
+def engine_options(func: Any) -> Any:
+    """``--engine``, ``--spark-master`` and ``--spark-conf``: the same on every command that
+    reads the lake (open the engine with :func:`open_lake_engine`)."""
+    options = [
+        click.option(
+            "--engine",
+            type=click.Choice(["duckdb", "spark"]),
+            default="duckdb",
+            show_default=True,
+            help="duckdb: embedded, one machine. spark: Apache Spark (pip install "
+            "'kubetrail[spark]', Java 17+) for lakes that outgrow one machine; the same "
+            "answers on the same lake (docs/scale.md). With spark, --lake may be a URL "
+            "(s3a://bucket/lake, hdfs://...).",
+        ),
+        click.option(
+            "--spark-master",
+            metavar="URL",
+            help="With --engine spark: local[*] (the default), spark://host:7077, yarn, "
+            "k8s://https://host:6443.",
+        ),
+        click.option(
+            "--spark-conf",
+            metavar="KEY=VALUE",
+            multiple=True,
+            help="With --engine spark: a Spark setting (repeat), e.g. "
+            "spark.executor.memory=8g or spark.hadoop.fs.s3a.endpoint=https://....",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def open_lake_engine(
+    lake: str | None, engine: str, spark_master: str | None, spark_conf: tuple[str, ...]
+) -> Any:
+    """The engine the options ask for over ``--lake`` (or kubetrail.toml's lake)."""
+    from kubetrail.lake.engine import open_engine
+    from kubetrail.lake.spark import parse_conf
+
+    conf = parse_conf(spark_conf) or None
+    if lake and "://" in lake and not lake.startswith("file://"):
+        return open_engine(lake, engine, master=spark_master, conf=conf)  # a URL: Spark's
+    return open_engine(resolve_lake(lake), engine, master=spark_master, conf=conf)
+
+
 def _now() -> Any:
     from datetime import UTC, datetime
 
@@ -171,9 +217,19 @@ def _progress(files: list[str]) -> Any:
     show_default=True,
     help="json: one array of row objects; jsonl: one object per line.",
 )
-@click.option("--engine", type=click.Choice(["duckdb"]), default="duckdb", show_default=True)
-def sql(query: str, lake: str | None, fmt: str, engine: str) -> int:
+@engine_options
+def sql(
+    query: str,
+    lake: str | None,
+    fmt: str,
+    engine: str,
+    spark_master: str | None,
+    spark_conf: tuple[str, ...],
+) -> int:
     """Run one read-only SQL query over the lake (DuckDB dialect).
+
+    The SQL is DuckDB's dialect whatever the engine: with --engine spark it is
+    transpiled to Spark SQL (sqlglot) and reads only the two views.
 
     Two views: `events` (exact duplicates removed — use this) and `raw_events`
     (every stored row). Columns: received_at, stage_at, audit_id, stage, level,
@@ -195,10 +251,7 @@ def sql(query: str, lake: str | None, fmt: str, engine: str) -> int:
       kubetrail sql --lake ./lake -o json \\
         "SELECT user_name, count(*) AS n FROM events WHERE verb = 'delete' GROUP BY 1"
     """
-    from kubetrail.lake.engine import open_engine
-
-    store = resolve_lake(lake)
-    eng = open_engine(store, engine)
+    eng = open_lake_engine(lake, engine, spark_master, spark_conf)
     try:
         result = eng.query(query)
     finally:

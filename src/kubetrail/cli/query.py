@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from kubetrail.cli.lake import LAKE_OPTION, resolve_lake
+from kubetrail.cli.lake import LAKE_OPTION, engine_options, open_lake_engine
 
 if TYPE_CHECKING:
     from kubetrail.query.search import Filters
@@ -65,17 +65,15 @@ def _now() -> Any:
     return datetime.now(UTC)
 
 
-def _engine(lake: str | None) -> Any:
-    from kubetrail.lake.engine import open_engine
-
-    return open_engine(resolve_lake(lake))
+def _engine(lake: str | None, kw: dict[str, Any]) -> Any:
+    return open_lake_engine(lake, kw["engine"], kw["spark_master"], kw["spark_conf"])
 
 
 def _none_found(filters: Filters, engine: Any, what: str = "events") -> None:
     import msgspec
 
     store = engine.lake
-    if not store.data_files() and not store.wal_files():
+    if store is not None and not store.data_files() and not store.wal_files():
         click.echo(f"the lake at {store.root} holds no events yet (kubetrail ingest)", err=True)
         return
 
@@ -153,6 +151,7 @@ _FORMAT = click.option(
 
 @click.command()
 @LAKE_OPTION
+@engine_options
 @_filter_options
 @click.option("--all-stages", is_flag=True, help="Every stage's event, not one line a request.")
 @click.option(
@@ -180,7 +179,7 @@ def search(lake: str | None, all_stages: bool, limit: int, fmt: str, **kw: Any) 
     from kubetrail.query.search import search as run_search
 
     filters = _filters(kw)
-    engine = _engine(lake)
+    engine = _engine(lake, kw)
     try:
         rows = run_search(engine, filters, _now(), all_stages=all_stages, limit=limit or None)
     finally:
@@ -208,6 +207,7 @@ def _duration(seconds: float) -> str:
 @LAKE_OPTION
 @click.option("--object", "obj", metavar="RESOURCE/[NAMESPACE/]NAME", help="pods/default/web.")
 @_filter_options
+@engine_options
 @click.option(
     "--gap",
     default="10m",
@@ -244,7 +244,7 @@ def timeline(lake: str | None, obj: str | None, gap: str, limit: int, fmt: str, 
         raise UsageError("give --user NAME or --object RESOURCE/[NAMESPACE/]NAME")
     epoch = datetime(2000, 1, 1, tzinfo=UTC)
     quiet = epoch - parse_time(gap, epoch, flag="--gap")
-    engine = _engine(lake)
+    engine = _engine(lake, kw)
     try:
         minutes = run_timeline(engine, filters, _now(), gap=quiet, limit=limit)
     finally:
@@ -286,6 +286,7 @@ def timeline(lake: str | None, obj: str | None, gap: str, limit: int, fmt: str, 
     show_default=True,
 )
 @_filter_options
+@engine_options
 @click.option("--limit", type=click.IntRange(1), default=20, show_default=True)
 @click.option(
     "--format", "-o", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
@@ -309,7 +310,7 @@ def top(lake: str | None, by: str, limit: int, fmt: str, **kw: Any) -> int:
     from kubetrail.text import human_bytes
 
     filters = _filters(kw)
-    engine = _engine(lake)
+    engine = _engine(lake, kw)
     try:
         result = run_top(engine, by, filters, _now(), limit=limit)
     finally:

@@ -9,6 +9,7 @@ from typing import IO, TYPE_CHECKING
 
 import click
 
+from kubetrail.cli.lake import LAKE_OPTION, engine_options, open_lake_engine
 from kubetrail.cli.policy import kube_version_option, load_or_report
 from kubetrail.text import human_bytes
 
@@ -145,10 +146,13 @@ def simulate(
     "--sample",
     "samples",
     multiple=True,
-    required=True,
     metavar="EVENTS",
     help="Recorded events (files, .gz, directories, -); repeatable.",
 )
+@LAKE_OPTION
+@click.option("--since", metavar="WHEN", help="With --lake: 1h, 2d back from now, or RFC 3339.")
+@click.option("--until", metavar="WHEN", help="With --lake: same forms; exclusive.")
+@engine_options
 @click.option(
     "--format",
     "-o",
@@ -169,6 +173,12 @@ def volume(
     maxbackup: int,
     maxage: int,
     kube_version: str | None,
+    lake: str | None,
+    since: str | None,
+    until: str | None,
+    engine: str,
+    spark_master: str | None,
+    spark_conf: tuple[str, ...],
 ) -> int:
     """Compare what POLICIES would write for a recorded sample: events, bytes, per day.
 
@@ -177,33 +187,65 @@ def volume(
     bytes; and how many hours of history the log rotation keeps on disk. The byte
     totals are the size of what `policy simulate` writes for the same input.
 
+    With --lake instead of --sample, the events stored in the lake (--since,
+    --until; any engine) are the sample. They are stored canonical with secrets
+    redacted, so the byte figures are estimates of what kube-apiserver would
+    write, and labelled so ("estimated": true in json).
+
     \b
-    Example:
+    Examples:
       kubetrail policy volume current.yaml proposed.yaml --sample audit.log.gz
+      kubetrail policy volume proposed.yaml --lake ./lake --since 24h
+      kubetrail policy volume proposed.yaml --lake s3a://audit/lake --engine spark
     """
+    from datetime import UTC, datetime
+
     import msgspec
 
-    from kubetrail.errors import InputError
+    from kubetrail.errors import InputError, UsageError
     from kubetrail.ingest.read import ReadReport
-    from kubetrail.policy.volume import Rotation, measure
+    from kubetrail.policy.volume import Rotation, lake_sample, measure
+    from kubetrail.query.search import parse_time
 
+    if bool(samples) == bool(lake):
+        raise UsageError("give --sample EVENTS or --lake DIR (one of them)")
+    if (since or until) and not lake:
+        raise UsageError("--since and --until go with --lake (for files, select the files)")
+    if (engine != "duckdb" or spark_master or spark_conf) and not lake:
+        raise UsageError("--engine and --spark-* go with --lake")
     loaded = [load_or_report(p, kube_version) for p in policies]
+    rotation = Rotation(maxsize_mb=maxsize, maxbackup=maxbackup, maxage_days=maxage)
     report = ReadReport()
-    result = measure(
-        loaded,
-        _events(samples, report),
-        rotation=Rotation(maxsize_mb=maxsize, maxbackup=maxbackup, maxage_days=maxage),
-    )
-    if report.empty:
-        raise InputError(f"no audit events in {', '.join(samples)}")
+    if lake:
+        now = datetime.now(UTC)
+        start = parse_time(since, now) if since else None
+        end = parse_time(until, now, flag="--until") if until else None
+        eng = open_lake_engine(lake, engine, spark_master, spark_conf)
+        try:
+            result = measure(loaded, lake_sample(eng, start, end), rotation=rotation)
+        finally:
+            eng.close()
+        result.estimated = True
+        if not result.sample.events:
+            raise InputError(f"no events in the lake at {lake} for that window")
+    else:
+        result = measure(loaded, _events(samples, report), rotation=rotation)
+        if report.empty:
+            raise InputError(f"no audit events in {', '.join(samples)}")
     if fmt == "json":
         click.echo(msgspec.json.encode(result).decode())
         return 0
-    click.echo(report.summary(), err=True)
+    if not lake:
+        click.echo(report.summary(), err=True)
     s = result.sample
     header = (
         f"sample: {s.events:,} events, {human_bytes(s.bytes)}, {s.seconds / 3600:.2f} h of traffic"
     )
+    if result.estimated:
+        header = (
+            f"{header.replace('sample:', 'lake:', 1)} — bytes are estimates (events as "
+            "stored: canonical, secrets redacted)"
+        )
     ps = result.policies
     rows: list[tuple[str, list[str]]] = [
         ("events", [f"{p.events:,}" for p in ps]),

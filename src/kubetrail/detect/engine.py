@@ -26,6 +26,7 @@ from kubetrail.detect.identity import Identities, reads_enrichment
 from kubetrail.detect.match import BODIES, patch_as_object
 from kubetrail.detect.rules import LEVELS, Correlation, Rule
 from kubetrail.lake.engine import DEDUP_KEY, Engine
+from kubetrail.lake.schema import NAMES
 
 if TYPE_CHECKING:
     from kubetrail.ingest.read import ReadReport
@@ -393,19 +394,29 @@ def row_from_event(event: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def lake_events(
-    engine: Engine, since: datetime | None = None, *, rules: Sequence[Rule] | None = None
+    engine: Engine,
+    since: datetime | None = None,
+    *,
+    rules: Sequence[Rule] | None = None,
+    until: datetime | None = None,
 ) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
     """The events of the lake (exact duplicates removed), oldest first, as (event, row); one
     hour partition in memory at a time. With ``rules``, only the rows one of them may fire on
     (:func:`kubetrail.detect.sql.candidates_sql`, decided by the engine): the findings are
     the same, and the other rows' bodies are never read."""
-    where, params = "", []
+    conds: list[str] = []
+    params: list[Any] = []
     if since is not None:
-        where, params = " WHERE received_at >= ?", [since]
+        conds.append("received_at >= ?")
+        params.append(since)
+    if until is not None:
+        conds.append("received_at < ?")
+        params.append(until)
+    where = " WHERE " + " AND ".join(conds) if conds else ""
     hours = engine.query(
         f"SELECT DISTINCT date, hour FROM raw_events{where} ORDER BY 1, 2", params
     ).rows
-    part = "date = ? AND hour = ?" + (" AND received_at >= ?" if since is not None else "")
+    part = " AND ".join(["date = ? AND hour = ?", *conds])
     if rules is not None:
         from kubetrail.detect.identity import TEACHING_SQL
         from kubetrail.detect.sql import candidates_sql
@@ -416,20 +427,27 @@ def lake_events(
         ):
             bound = f"({bound} OR {TEACHING_SQL})"  # the rows pod addresses are learned from
         part += f" AND {bound}"
+
     # Timestamps and the date rendered by the engine, as records() renders them: every value
     # is then a str, int, list or None, and a row is a plain dict (no per-value conversion).
-    stamp = "'%Y-%m-%dT%H:%M:%S.%fZ'"
-    rendered = (
-        f"strftime(received_at, {stamp}) AS received_at, "
-        f"strftime(stage_at, {stamp}) AS stage_at, "
-        f"strftime(ingested_at, {stamp}) AS ingested_at, CAST(date AS VARCHAR) AS date"
+    # (The columns are named, not ``* REPLACE``, and the time format has no literal letters:
+    # the same SQL then runs on Spark.)
+    def iso(column: str) -> str:
+        return (
+            f"strftime({column}, '%Y-%m-%d') || 'T' || "
+            f"strftime({column}, '%H:%M:%S.%f') || 'Z' AS {column}"
+        )
+
+    rendered = ", ".join(
+        iso(c) if c in ("received_at", "stage_at", "ingested_at") else c for c in NAMES
     )
+    rendered += ", cluster, CAST(date AS VARCHAR) AS date, hour"
 
     def fetch(day: object, hour: object) -> Any:
         # Exact duplicates (equal DEDUP_KEY; an equal hash means an equal received time) come
         # out next to each other, the copy the `events` view keeps (first ingested) first.
         return engine.query(
-            f"SELECT * REPLACE ({rendered}) FROM raw_events WHERE {part} "
+            f"SELECT {rendered} FROM raw_events WHERE {part} "
             "ORDER BY received_at, stage_at, audit_id, event_hash, stage, cluster, "
             "ingested_at, source",
             [day, hour, *params],

@@ -134,11 +134,8 @@ def _leaf(field: str, value: Any) -> str | None:
     if code:  # an integer column: its text is what the matcher compares
         return f"coalesce(CAST({column} AS VARCHAR) {test}, FALSE)"
     if is_list:
-        return (
-            f"coalesce(list_bool_or(list_transform({column}, lambda x: lower(x) {test} "
-            "OR strlen(x) <> length(x))), FALSE)"
-        )
-    return f"coalesce(lower({column}) {test} OR strlen({column}) <> length({column}), FALSE)"
+        return _any(column, f"lower(x) {test} OR {_NON_ASCII.format('x')}")
+    return f"coalesce(lower({column}) {test} OR {_NON_ASCII.format(column)}, FALSE)"
 
 
 # Fields read from JSON text columns: (prefix, column, a body — absent means unknown).
@@ -184,11 +181,18 @@ def _member(field: str, wanted: frozenset[str]) -> str | None:
         return None
     values = ", ".join(sql_str(w) for w in sorted(wanted))
     if is_list:
-        return (
-            f"coalesce(list_bool_or(list_transform({column}, lambda x: lower(x) IN ({values}) "
-            "OR strlen(x) <> length(x))), FALSE)"
-        )
-    return f"coalesce(lower({column}) IN ({values}) OR strlen({column}) <> length({column}), FALSE)"
+        return _any(column, f"lower(x) IN ({values}) OR {_NON_ASCII.format('x')}")
+    return f"coalesce(lower({column}) IN ({values}) OR {_NON_ASCII.format(column)}, FALSE)"
+
+
+# Text outside ASCII, where SQL's lower() and Sigma's case folding may differ: such rows are
+# always kept. (A regex, not strlen <> length: the same SQL then runs on Spark.)
+_NON_ASCII: Final = "regexp_matches({}, '[^\\x00-\\x7f]')"
+
+
+def _any(column: str, test: str) -> str:
+    """Some element ``x`` of a list column passes ``test`` (false for NULL or empty lists)."""
+    return f"coalesce(array_length(list_filter({column}, lambda x: {test})) > 0, FALSE)"
 
 
 def _plain(value: Any) -> str:

@@ -18,13 +18,19 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Final, Protocol
 
 import msgspec
 
 from kubetrail.errors import InputError, UsageError
-from kubetrail.lake.schema import COLUMNS, PARTITION_TYPES, projection_sql, staging_columns_sql
+from kubetrail.lake.schema import (
+    COLUMNS,
+    NAMES,
+    PARTITION_TYPES,
+    projection_sql,
+    staging_columns_sql,
+)
 from kubetrail.lake.store import DATA_GLOB, Lake
 
 DEDUP_KEY: Final = ("cluster", "audit_id", "stage", "stage_at", "event_hash")
@@ -55,8 +61,10 @@ def _sql_str(text: str) -> str:
 def dedup_sql(source: str) -> str:
     """``source`` (a relation with the lake's columns) without exact duplicates."""
     key = ", ".join(DEDUP_KEY)
+    # The columns named, not ``* EXCLUDE``: the same SQL then runs on Spark (lake/spark.py).
+    cols = ", ".join([*NAMES, *PARTITION_TYPES])
     return (
-        f"SELECT * EXCLUDE (_kt_rn) FROM (SELECT *, row_number() OVER (PARTITION BY {key} "
+        f"SELECT {cols} FROM (SELECT *, row_number() OVER (PARTITION BY {key} "
         f"ORDER BY ingested_at, source) AS _kt_rn FROM {source}) WHERE _kt_rn = 1"
     )
 
@@ -95,7 +103,7 @@ class DuckDBEngine:
         # are all of an older schema version (they read as nulls in the newer columns).
         cols = ", ".join(
             f"CAST(NULL AS {duck}) AS {name}"
-            for name, duck in [*PARTITION_TYPES.items(), *((n, d) for n, d, _ in COLUMNS)]
+            for name, duck in [*((n, d) for n, d, _ in COLUMNS), *PARTITION_TYPES.items()]
         )
         parts.append(f"SELECT {cols} WHERE false")
         union = " UNION ALL BY NAME ".join(f"({p})" for p in parts)
@@ -172,7 +180,27 @@ def records(result: Result) -> list[dict[str, object]]:
     ]
 
 
-def open_engine(lake: Lake, name: str = "duckdb") -> Engine:
-    if name == "duckdb":
-        return DuckDBEngine(lake)
-    raise UsageError(f"unknown engine {name!r} (available: duckdb)")
+ENGINES: Final = ("duckdb", "spark")
+
+
+def open_engine(
+    lake: Lake | str,
+    name: str = "duckdb",
+    *,
+    master: str | None = None,
+    conf: Mapping[str, str] | None = None,
+) -> Engine:
+    """The engine ``name`` over ``lake`` (a URL such as ``s3a://…`` only for Spark)."""
+    if name == "spark":
+        from kubetrail.lake.spark import DEFAULT_MASTER, SparkEngine
+
+        return SparkEngine(lake, master=master or DEFAULT_MASTER, conf=conf)
+    if name != "duckdb":
+        raise UsageError(f"unknown engine {name!r} (available: {', '.join(ENGINES)})")
+    if master or conf:
+        raise UsageError("--spark-master and --spark-conf go with --engine spark")
+    if not isinstance(lake, Lake):
+        if "://" in lake and not lake.startswith("file://"):
+            raise UsageError(f"{lake}: DuckDB reads a lake on this machine (or --engine spark)")
+        lake = Lake(lake.removeprefix("file://"))
+    return DuckDBEngine(lake)

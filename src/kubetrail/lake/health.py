@@ -9,6 +9,7 @@ lake-wide exact duplicates and audit-ID collisions (same ID and stage, different
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Final
 
 import msgspec
 
@@ -47,22 +48,27 @@ class Health(msgspec.Struct, frozen=True, kw_only=True):
         return [s for s in self.streams if s.silent_seconds > self.silent_after_seconds]
 
 
+# Seconds from receipt to ingest, in microseconds (date_diff, not epoch(): the same SQL then
+# runs on Spark, whose epoch seconds are whole).
+_LAG: Final = "date_diff('microsecond', received_at, ingested_at)"
+
+
 def health(engine: Engine, now: datetime, *, silent_after: timedelta, top_gaps: int = 3) -> Health:
     """Compute the health of the lake behind ``engine`` at ``now``."""
     threshold = silent_after.total_seconds()
     streams = []
     rows = engine.query(
         "SELECT cluster, apiserver, count(*), min(received_at), max(received_at), "
-        "quantile_cont(epoch(ingested_at) - epoch(received_at), 0.5), "
-        "max(epoch(ingested_at) - epoch(received_at)) "
+        f"median({_LAG}) / 1e6, max({_LAG}) / 1e6 "
         "FROM events GROUP BY cluster, apiserver ORDER BY cluster, apiserver NULLS FIRST"
     ).rows
     gaps_rows = engine.query(
-        "SELECT cluster, apiserver, prev, received_at, epoch(received_at) - epoch(prev) AS gap "
+        "SELECT cluster, apiserver, prev, received_at, "
+        "date_diff('microsecond', prev, received_at) / 1e6 AS gap "
         "FROM (SELECT cluster, apiserver, received_at, lag(received_at) OVER "
         "(PARTITION BY cluster, apiserver ORDER BY received_at) AS prev FROM "
         "(SELECT DISTINCT cluster, apiserver, received_at FROM events)) "
-        "WHERE prev IS NOT NULL AND epoch(received_at) - epoch(prev) > ? "
+        "WHERE prev IS NOT NULL AND date_diff('microsecond', prev, received_at) / 1e6 > ? "
         "ORDER BY gap DESC",
         [threshold],
     ).rows

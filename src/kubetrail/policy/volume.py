@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import zlib
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import msgspec
 
@@ -21,6 +21,9 @@ from kubetrail.policy.evaluate import Evaluator
 from kubetrail.policy.load import LoadedPolicy
 from kubetrail.policy.resolve import RequestInfoCache, from_event
 from kubetrail.policy.simulate import Simulator
+
+if TYPE_CHECKING:
+    from kubetrail.lake.engine import Engine
 
 MIB: Final = 1024 * 1024
 DAY: Final = 86400.0
@@ -156,6 +159,24 @@ class SampleInfo(msgspec.Struct):
 class VolumeReport(msgspec.Struct):
     sample: SampleInfo
     policies: list[PolicyResult]
+    # True when the events came from the lake: they are stored canonical and redacted, so the
+    # bytes are estimates of what kube-apiserver would write, not measurements of a recording.
+    estimated: bool = False
+
+
+def lake_sample(
+    engine: Engine, since: datetime | None = None, until: datetime | None = None
+) -> Iterator[tuple[Event, int]]:
+    """The lake's events (exact duplicates removed), oldest first, as a sample for
+    :func:`measure`: each with its stored size (``event_bytes``: the canonical, redacted
+    event — an estimate of the line kube-apiserver wrote)."""
+    from kubetrail.detect.engine import event_from_row, lake_events
+
+    encode, decode = msgspec.json.encode, msgspec.json.Decoder(Event).decode
+    for _, row in lake_events(engine, since, until=until):
+        line = encode(event_from_row(row))  # the one decoder reads it, as a file's line
+        size = row.get("event_bytes")
+        yield decode(line), (int(size) if size is not None else len(line)) + 1
 
 
 def measure(

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
@@ -24,6 +25,7 @@ import msgspec
 
 from kubetrail.errors import UsageError
 from kubetrail.lake.engine import Engine, Result, dedup_sql, records
+from kubetrail.lake.schema import NAMES, PARTITIONS
 
 __all__ = [
     "TOP_DIMENSIONS",
@@ -48,6 +50,13 @@ _STAGE_RANK: Final = (
     "WHEN 'ResponseStarted' THEN 2 WHEN 'RequestReceived' THEN 1 ELSE 0 END"
 )
 _REQUEST: Final = "cluster, audit_id, received_at"
+# A request's last row, totally ordered (stage, then time, then hash) so that every engine
+# picks the same one when a stage was logged twice (audit-ID collisions); no NULL inside, as
+# engines order NULLs within a struct differently.
+_LAST: Final = (
+    f"{{'rank': {_STAGE_RANK}, 'at': coalesce(stage_at, TIMESTAMPTZ '1970-01-01 00:00:00+00'), "
+    "'hash': event_hash}"
+)
 
 
 class Filters(msgspec.Struct, kw_only=True, frozen=True):
@@ -102,10 +111,47 @@ def _like(text: str) -> str:
     return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
+def glob_regex(pattern: str) -> str:
+    """A glob (``*``, ``?``, ``[a-z]``, ``[!a-z]``) as an anchored regular expression that RE2
+    (DuckDB) and Java (Spark) read alike — ``GLOB`` itself is DuckDB's alone. Like DuckDB's
+    GLOB, ``*`` also matches ``/``, and an unclosed ``[`` is an ordinary character."""
+    out = ["(?s)^"]
+    i = 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "*":
+            out.append(".*")
+        elif c == "?":
+            out.append(".")
+        elif c == "[" and (end := pattern.find("]", i + 2)) != -1:
+            body = pattern[i + 1 : end]
+            negate = body[:1] in ("!", "^")
+            body = body[1:] if negate else body
+            members = "".join(
+                "-" if ch == "-" and 0 < k < len(body) - 1 else _regex_char(ch)
+                for k, ch in enumerate(body)
+            )
+            out.append(f"[{'^' if negate else ''}{members}]")
+            i = end
+        else:
+            out.append(_regex_char(c))
+        i += 1
+    return "".join(out) + "$"
+
+
+def _regex_char(c: str) -> str:
+    """One character, literally, in a regex (or in a class): alphanumerics as they are, the
+    rest as ``\\x{…}``, which RE2 and Java both read."""
+    return c if c.isascii() and c.isalnum() else f"\\x{{{ord(c):x}}}"
+
+
 def _text_match(column: str, pattern: str, params: list[object]) -> str:
     """Glob if the pattern has ``*?[``, else equality."""
+    if _GLOB_CHARS & set(pattern):
+        params.append(glob_regex(pattern))
+        return f"regexp_matches({column}, ?)"
     params.append(pattern)
-    return f"{column} GLOB ?" if _GLOB_CHARS & set(pattern) else f"{column} = ?"
+    return f"{column} = ?"
 
 
 def _resource(spec: str, params: list[object]) -> str:
@@ -145,7 +191,7 @@ def _code(spec: str, params: list[object]) -> str:
 
 
 def _ipv4_int(column: str) -> str:
-    parts = [f"TRY_CAST(split_part({column}, '.', {i}) AS UBIGINT)" for i in range(1, 5)]
+    parts = [f"TRY_CAST(split_part({column}, '.', {i}) AS BIGINT)" for i in range(1, 5)]
     return f"({parts[0]} * 16777216 + {parts[1]} * 65536 + {parts[2]} * 256 + {parts[3]})"
 
 
@@ -162,13 +208,15 @@ def _source_ip(spec: str, params: list[object]) -> str:
         value = _ipv4_int("ip")
         params += [low, high]
         return (
-            "len(list_filter(source_ips, lambda ip: "
-            "regexp_full_match(ip, '\\d+\\.\\d+\\.\\d+\\.\\d+')"
+            "array_length(list_filter(source_ips, lambda ip: "
+            "regexp_matches(ip, '^[0-9]+[.][0-9]+[.][0-9]+[.][0-9]+$')"
             f" AND {value} BETWEEN ? AND ?)) > 0"
         )
     # IPv6: the 32 hex digits of each address, '::' expanded in SQL, compared as text.
     params += [f"{low:032x}", f"{high:032x}"]
-    return f"len(list_filter(source_ips, lambda ip: {_ipv6_hex('ip')} BETWEEN ? AND ?)) > 0"
+    return (
+        f"array_length(list_filter(source_ips, lambda ip: {_ipv6_hex('ip')} BETWEEN ? AND ?)) > 0"
+    )
 
 
 def _ipv6_hex(column: str) -> str:
@@ -188,7 +236,7 @@ def _ipv6_hex(column: str) -> str:
     h, t = groups(head), groups(tail)
     return (
         f"CASE WHEN contains({column}, ':') AND NOT contains({column}, '.') THEN "
-        f"array_to_string({h}, '') || repeat('0000', 8 - len({h}) - len({t})) || "
+        f"array_to_string({h}, '') || repeat('0000', 8 - array_length({h}) - array_length({t})) || "
         f"array_to_string({t}, '') END"
     )
 
@@ -207,10 +255,10 @@ def where_sql(filters: Filters, now: datetime) -> tuple[list[str], list[object]]
     if filters.as_user:
         conds.append(_text_match("impersonated_name", filters.as_user, params))
     if filters.group:
-        params += [filters.group, filters.group]
+        params += [glob_regex(filters.group)] * 2
         conds.append(
-            "(len(list_filter(user_groups, lambda g: g GLOB ?)) > 0 OR "
-            "len(list_filter(impersonated_groups, lambda g: g GLOB ?)) > 0)"
+            "(array_length(list_filter(user_groups, lambda g: regexp_matches(g, ?))) > 0 OR "
+            "array_length(list_filter(impersonated_groups, lambda g: regexp_matches(g, ?))) > 0)"
         )
     if filters.verb:
         verbs = [v.strip().lower() for spec in filters.verb for v in spec.split(",") if v.strip()]
@@ -247,8 +295,8 @@ def where_sql(filters: Filters, now: datetime) -> tuple[list[str], list[object]]
         conds.append(_source_ip(filters.source_ip, params))
     if filters.user_agent:
         if _GLOB_CHARS & set(filters.user_agent):
-            conds.append("user_agent GLOB ?")
-            params.append(filters.user_agent)
+            conds.append("regexp_matches(user_agent, ?)")
+            params.append(glob_regex(filters.user_agent))
         else:
             conds.append("user_agent LIKE ? ESCAPE '\\'")
             params.append(_like(filters.user_agent))
@@ -266,18 +314,20 @@ def _where(filters: Filters, now: datetime) -> tuple[str, list[object]]:
     return (" WHERE " + " AND ".join(conds) if conds else ""), params
 
 
-def _last_stage(relation: str) -> str:
-    """Each request's last stage (ties, i.e. audit-ID collisions, all kept)."""
+def _last_stage(relation: str, columns: Sequence[str]) -> str:
+    """Each request's last stage (ties, i.e. audit-ID collisions, all kept). The window is
+    spelled out, not ``QUALIFY``, and the columns named: the same SQL runs on Spark."""
     return (
-        f"SELECT * FROM ({relation}) QUALIFY rank() OVER "
-        f"(PARTITION BY {_REQUEST} ORDER BY {_STAGE_RANK} DESC, stage_at DESC) = 1"
+        f"SELECT {', '.join(columns)} FROM (SELECT *, rank() OVER "
+        f"(PARTITION BY {_REQUEST} ORDER BY {_STAGE_RANK} DESC, stage_at DESC) AS _kt_rank "
+        f"FROM ({relation})) WHERE _kt_rank = 1"
     )
 
 
 def _selected(filters: Filters, now: datetime, *, all_stages: bool) -> tuple[str, list[object]]:
     where, params = _where(filters, now)
     rows = dedup_sql(f"(SELECT * FROM raw_events{where})")
-    return (rows if all_stages else _last_stage(rows)), params
+    return (rows if all_stages else _last_stage(rows, [*NAMES, *PARTITIONS])), params
 
 
 # Two phases: the request keys first (narrow columns, cheap to scan, sort and deduplicate),
@@ -313,7 +363,7 @@ def search(
     where, params = _where(filters, now)
     keys = f"SELECT DISTINCT {', '.join(_EXACT)} FROM raw_events{where}"  # exact dups fold
     if not all_stages:
-        keys = _last_stage(keys)
+        keys = _last_stage(keys, _EXACT)
     chosen = engine.query(f"SELECT * FROM ({keys}) ORDER BY {sort} LIMIT ?", [*params, limit])
     if not chosen.rows:
         return []
@@ -440,8 +490,8 @@ def top(
     # One row per request (which also folds exact duplicates), valued as its last stage: a
     # hash aggregate, far cheaper on a large lake than the window search() uses.
     per_request = (
-        f"SELECT arg_max({TOP_DIMENSIONS[by]}, {_STAGE_RANK}) AS value, "
-        f"arg_max(event_bytes, {_STAGE_RANK}) AS bytes FROM raw_events{where} GROUP BY {_REQUEST}"
+        f"SELECT arg_max({TOP_DIMENSIONS[by]}, {_LAST}) AS value, "
+        f"arg_max(event_bytes, {_LAST}) AS bytes FROM raw_events{where} GROUP BY {_REQUEST}"
     )
     sql = (
         "SELECT value, count(*) AS events, sum(bytes) AS bytes, count(*) - count(bytes) "

@@ -1,0 +1,341 @@
+"""Apache Spark over the same lake: the engine for lakes that outgrow one machine.
+
+The lake is plain Parquet in hive partitions, so Spark reads it as it is — local files, HDFS or
+S3 (``s3a://``). :class:`SparkEngine` exposes the same two views as the DuckDB engine
+(``raw_events`` and ``events``, see :mod:`kubetrail.lake.engine`) and answers the same SQL:
+kubetrail's queries, and the user's, are written once in DuckDB's dialect and transpiled for
+Spark with sqlglot. Results are identical on the same lake (a test runs every query and rule
+on both engines), because:
+
+* both sessions run in UTC (``spark.sql.session.timeZone``, and the JVM's own zone);
+* NULL ordering is made explicit by the transpiler (DuckDB sorts NULLs last, Spark first);
+* the partition columns are typed by kubetrail, never inferred: ``cluster`` text (a cluster
+  named ``0042`` stays text), ``date`` DATE, ``hour`` INTEGER;
+* kubetrail's SQL uses only constructs with one meaning in both dialects: anchored
+  ``regexp_matches`` (RE2 and Java regexes agree on the patterns kubetrail writes), globs
+  turned into such regexes, ``array_length``, no ``SELECT * REPLACE/EXCLUDE``;
+* values come back through Arrow, so timestamps are UTC-aware whatever the local zone.
+
+User SQL is read-only as with DuckDB: one query statement, reading only ``events``,
+``raw_events`` and its own CTEs (no table functions, no ``parquet.`path```), and none of the
+functions that reach the JVM (``reflect``, ``java_method``).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Mapping, Sequence
+from importlib import resources
+from typing import TYPE_CHECKING, Any, Final
+
+from kubetrail.errors import InputError, UsageError
+from kubetrail.lake.engine import Result, dedup_sql
+from kubetrail.lake.schema import COLUMNS, PARTITION_TYPES, STAGING_COLUMNS
+from kubetrail.lake.store import DATA_GLOB, Lake
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+DEFAULT_MASTER: Final = "local[*]"
+VIEWS: Final = frozenset({"events", "raw_events"})
+# Functions that call into the JVM: never in user SQL.
+_DENIED_FUNCTIONS: Final = frozenset({"reflect", "java_method", "try_reflect"})
+
+# What every kubetrail Spark session is set to. Users may add to these with --spark-conf;
+# the time zone cannot be changed (results would no longer be those of DuckDB).
+SESSION_DEFAULTS: Final = {
+    "spark.app.name": "kubetrail",
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.shuffle.partitions": "8",
+    "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
+    "spark.sql.parquet.compression.codec": "zstd",
+    "spark.sql.sources.partitionColumnTypeInference.enabled": "false",
+}
+_FIXED: Final = ("spark.sql.session.timeZone",)
+
+
+def _require_pyspark() -> None:
+    try:
+        import pyspark  # noqa: F401
+        import sqlglot  # noqa: F401
+    except ImportError as exc:
+        raise UsageError(
+            "--engine spark needs pyspark and sqlglot: pip install 'kubetrail[spark]' "
+            "(and a Java 17+ runtime: java -version)"
+        ) from exc
+
+
+# ---------------------------------------------------------------------------------------------
+# Types and SQL, produced from the DuckDB definitions
+
+
+@functools.cache
+def spark_type(duck: str) -> str:
+    """A DuckDB type of the schema as a Spark DDL type (JSON is text to Spark)."""
+    from sqlglot import exp
+
+    return exp.DataType.build(duck.replace("JSON", "VARCHAR"), dialect="duckdb").sql("spark")
+
+
+def lake_ddl() -> str:
+    """The Spark schema of the lake: every column, then the typed partition columns."""
+    fields = [(name, duck) for name, duck, _ in COLUMNS] + list(PARTITION_TYPES.items())
+    return ", ".join(f"`{name}` {spark_type(duck)}" for name, duck in fields)
+
+
+def staging_ddl() -> str:
+    """The Spark schema of a staging line (the write-ahead log's form)."""
+    return ", ".join(f"`{name}` {spark_type(duck)}" for name, duck in STAGING_COLUMNS.items())
+
+
+def _projection() -> list[str]:
+    """The lake's columns over a staging line (schema.COLUMNS), in Spark's dialect."""
+    import sqlglot
+
+    exprs = [f"{expr} AS {name}" for name, _, expr in COLUMNS]
+    exprs += [
+        "_kt.c AS cluster",
+        "CAST(_kt.d AS DATE) AS date",
+        "CAST(_kt.hr AS INTEGER) AS hour",
+    ]
+    return [sqlglot.transpile(e, read="duckdb", write="spark", identify=True)[0] for e in exprs]
+
+
+def transpile(sql: str, *, user: bool = False) -> str:
+    """DuckDB SQL as Spark SQL. With ``user``, the statement is first checked to be one
+    read-only query over the lake's views (UsageError otherwise)."""
+    import sqlglot
+    from sqlglot import exp
+
+    try:
+        statements = [s for s in sqlglot.parse(sql, read="duckdb") if s is not None]
+    except sqlglot.errors.SqlglotError as exc:
+        raise UsageError(f"SQL: {exc}") from exc
+    if len(statements) != 1:
+        raise UsageError(f"give exactly one SQL statement (got {len(statements)})")
+    tree = statements[0]
+    if user:
+        if not isinstance(tree, exp.Query):
+            kind = tree.key.upper()
+            raise UsageError(f"the lake is read-only here: {kind} statements are not allowed")
+        ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
+        for table in tree.find_all(exp.Table):
+            if table.db or table.catalog or table.name not in VIEWS | ctes:
+                shown = table.sql("duckdb")
+                raise UsageError(f"SQL: {shown}: only the views events and raw_events can be read")
+        for func in tree.find_all(exp.Func):
+            name = (func.name if isinstance(func, exp.Anonymous) else func.sql_name()).lower()
+            if name in _DENIED_FUNCTIONS:
+                raise UsageError(f"SQL: {name}() is not allowed")
+    try:
+        return tree.sql(dialect="spark", unsupported_level=sqlglot.ErrorLevel.RAISE)
+    except sqlglot.errors.SqlglotError as exc:
+        raise UsageError(f"SQL: cannot be run on Spark: {exc}") from exc
+
+
+# ---------------------------------------------------------------------------------------------
+# Sessions
+
+
+def _log_config() -> str:
+    return str(resources.files("kubetrail") / "data" / "spark" / "log4j2.properties")
+
+
+def spark_session(
+    master: str = DEFAULT_MASTER, conf: Mapping[str, str] | None = None
+) -> SparkSession:
+    """A Spark session in UTC with kubetrail's settings (``conf`` added on top)."""
+    _require_pyspark()
+    from pyspark.sql import SparkSession
+
+    settings = dict(SESSION_DEFAULTS)
+    for key, value in (conf or {}).items():
+        if key in _FIXED and value != settings[key]:
+            raise UsageError(f"--spark-conf {key} cannot be changed (it is {settings[key]})")
+        settings[key] = value
+    java = f"-Duser.timezone=UTC -Dlog4j2.configurationFile=file:{_log_config()}"
+    for side in ("driver", "executor"):
+        key = f"spark.{side}.extraJavaOptions"
+        settings[key] = f"{java} {settings[key]}".strip() if key in settings else java
+    builder = SparkSession.builder.master(master)
+    for key, value in settings.items():
+        builder = builder.config(key, value)
+    try:
+        session = builder.getOrCreate()
+    except Exception as exc:  # the JVM could not start: no Java, bad master, bad conf
+        raise UsageError(f"Spark could not start ({master}): {_first_line(exc)}") from exc
+    session.sparkContext.setLogLevel("ERROR")
+    # PySpark logs every failed query's whole JVM stack trace as JSON on stderr; kubetrail
+    # reports the error itself, in one line (InputError).
+    for name in ("SQLQueryContextLogger", "DataFrameQueryContextLogger"):
+        logging.getLogger(name).disabled = True
+    return session
+
+
+def parse_conf(pairs: Sequence[str]) -> dict[str, str]:
+    """``--spark-conf k=v`` values as a mapping."""
+    out = {}
+    for pair in pairs:
+        key, eq, value = pair.partition("=")
+        if not eq or not key.strip():
+            raise UsageError(f"--spark-conf {pair!r}: give KEY=VALUE")
+        out[key.strip()] = value
+    return out
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith(("JVM stacktrace", "at ")):
+            return line
+    return type(exc).__name__
+
+
+# ---------------------------------------------------------------------------------------------
+# The engine
+
+
+def _duck_type(data_type: Any) -> str:
+    """A Spark type named as DuckDB names the same type (Result.types)."""
+    from pyspark.sql import types as t
+
+    simple = {
+        t.StringType: "VARCHAR",
+        t.IntegerType: "INTEGER",
+        t.LongType: "BIGINT",
+        t.ShortType: "SMALLINT",
+        t.ByteType: "TINYINT",
+        t.DoubleType: "DOUBLE",
+        t.FloatType: "FLOAT",
+        t.BooleanType: "BOOLEAN",
+        t.DateType: "DATE",
+        t.TimestampType: "TIMESTAMP WITH TIME ZONE",
+        t.TimestampNTZType: "TIMESTAMP",
+        t.BinaryType: "BLOB",
+        t.NullType: '"NULL"',
+    }
+    for kind, name in simple.items():
+        if isinstance(data_type, kind):
+            return name
+    if isinstance(data_type, t.DecimalType):
+        return f"DECIMAL({data_type.precision},{data_type.scale})"
+    if isinstance(data_type, t.ArrayType):
+        return f"{_duck_type(data_type.elementType)}[]"
+    if isinstance(data_type, t.MapType):
+        return f"MAP({_duck_type(data_type.keyType)}, {_duck_type(data_type.valueType)})"
+    if isinstance(data_type, t.StructType):
+        inner = ", ".join(f"{f.name} {_duck_type(f.dataType)}" for f in data_type.fields)
+        return f"STRUCT({inner})"
+    return str(data_type.simpleString()).upper()
+
+
+def _is_remote(location: str) -> bool:
+    return "://" in location and not location.startswith("file://")
+
+
+class SparkEngine:
+    """Spark SQL over the lake's Parquet files and write-ahead logs.
+
+    ``lake`` is a :class:`Lake` on this machine, or a URL Spark reads (``s3a://bucket/lake``,
+    ``hdfs://…``). With ``session``, the engine works in a new session of that Spark
+    application (its own views; the application is left running at close); otherwise it
+    uses the application already active in this process, if any, or starts one with
+    ``master`` and ``conf`` and stops it at close.
+    """
+
+    name = "spark"
+
+    def __init__(
+        self,
+        lake: Lake | str,
+        *,
+        session: SparkSession | None = None,
+        master: str = DEFAULT_MASTER,
+        conf: Mapping[str, str] | None = None,
+    ) -> None:
+        _require_pyspark()
+        self.lake: Lake | None = lake if isinstance(lake, Lake) else None
+        if isinstance(lake, Lake):
+            root = str(lake.root.resolve())
+        elif _is_remote(lake):
+            root = lake.rstrip("/")
+        else:
+            self.lake = Lake(lake.removeprefix("file://"))
+            root = str(self.lake.root.resolve())
+        self.root = root
+        if session is None:  # a Spark application already running in this process is used
+            from pyspark.sql import SparkSession
+
+            session = SparkSession.getActiveSession()
+        self._owned = session is None
+        base = session if session is not None else spark_session(master, conf)
+        self.session = base.newSession() if session is not None else base
+        self.session.conf.set("spark.sql.session.timeZone", "UTC")
+        raw = self._raw_events()
+        raw.createOrReplaceTempView("raw_events")
+        self.session.sql(transpile(dedup_sql("raw_events"))).createOrReplaceTempView("events")
+
+    def _raw_events(self) -> DataFrame:
+        session = self.session
+        schema = lake_ddl()
+        frames: list[DataFrame | None] = [session.createDataFrame([], schema)]
+        has_data = bool(self.lake.data_files()) if self.lake else True
+        has_wal = bool(self.lake.wal_files()) if self.lake else True
+        if has_data:
+            reader = session.read.schema(schema).option("basePath", self.root)
+            frames.append(self._optional(lambda: reader.parquet(f"{self.root}/{DATA_GLOB}")))
+        if has_wal:
+            wal = session.read.schema(staging_ddl()).option("mode", "DROPMALFORMED")
+            frames.append(
+                self._optional(
+                    lambda: wal.json(f"{self.root}/_wal/*/*.jsonl").selectExpr(*_projection())
+                )
+            )
+        present = [frame for frame in frames if frame is not None]
+        out = present[0]
+        for frame in present[1:]:
+            out = out.unionByName(frame)
+        return out
+
+    @staticmethod
+    def _optional(read: Any) -> DataFrame | None:
+        """A read of files that may not exist (a remote lake is not listed first)."""
+        from pyspark.errors import AnalysisException
+
+        try:
+            return read()  # type: ignore[no-any-return]
+        except AnalysisException as exc:
+            if "PATH_NOT_FOUND" in str(exc) or "Path does not exist" in str(exc):
+                return None
+            raise InputError(f"the lake at {_short(str(exc))}") from exc
+
+    def query(self, sql: str, params: Sequence[object] | None = None) -> Result:
+        from py4j.protocol import Py4JError  # type: ignore[import-untyped]
+        from pyspark.errors import PySparkException
+
+        text = transpile(sql, user=True)
+        try:
+            frame = self.session.sql(text, args=list(params) if params else None)
+            table = frame.toArrow()
+            types = [_duck_type(f.dataType) for f in frame.schema.fields]
+        except (PySparkException, Py4JError) as exc:
+            raise InputError(f"SQL: {_first_line(exc)}") from exc
+        columns = [field.name for field in table.schema]
+        values = [column.to_pylist() for column in table.columns]
+        rows = list(zip(*values, strict=True)) if values else []
+        return Result(columns=columns, types=types, rows=rows)
+
+    def close(self) -> None:
+        if self._owned:
+            self.session.stop()
+        else:
+            for view in VIEWS:
+                self.session.catalog.dropTempView(view)
+
+
+def _short(text: str) -> str:
+    return text.strip().splitlines()[0][:300] if text.strip() else text
