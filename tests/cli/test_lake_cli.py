@@ -212,3 +212,24 @@ def test_spark_options_need_the_spark_engine(
     code, _, err = run(capsys, "sql", "--lake", "s3a://bucket/lake", "SELECT 1")
     assert code == 2
     assert "--engine spark" in err
+
+
+def test_lake_compact_on_spark(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, spark: object
+) -> None:
+    lake = tmp_path / "lake"
+    for n, ids in enumerate((range(0, 6), range(3, 9))):  # two files an hour, overlapping
+        log = tmp_path / f"audit-{n}.log"
+        log.write_bytes(b"\n".join(event(f"e-{i}") for i in ids) + b"\n")
+        assert run(capsys, "ingest", str(log), "--lake", str(lake))[0] == 0
+    assert len(list(lake.glob("cluster=*/date=*/hour=*/*.parquet"))) == 2
+    code, out, err = run(capsys, "lake", "compact", "--lake", str(lake), "--engine", "spark")
+    assert code == 0
+    assert out == "cluster=default/date=2026-11-26/hour=10: 2 files, 9 rows -> 1 file, 9 rows\n"
+    assert "1 partition(s) compacted" in err
+    assert len(list(lake.glob("cluster=*/date=*/hour=*/*.parquet"))) == 1
+    assert run(capsys, "lake", "verify", "--lake", str(lake))[0] == 0
+    code, out, _ = run(
+        capsys, "sql", "--lake", str(lake), "-o", "csv", "SELECT count(*) FROM events"
+    )
+    assert out.splitlines()[1] == "9"

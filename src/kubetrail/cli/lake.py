@@ -339,15 +339,37 @@ def verify(lake: str | None, fmt: str) -> int:
 @click.option(
     "--partition", "partitions", multiple=True, help="cluster=…/date=…/hour=HH (repeatable)."
 )
-def compact(lake: str | None, partitions: tuple[str, ...]) -> int:
+@engine_options
+def compact(
+    lake: str | None,
+    partitions: tuple[str, ...],
+    engine: str,
+    spark_master: str | None,
+    spark_conf: tuple[str, ...],
+) -> int:
     """Merge each hour's files into one, removing exact duplicates.
 
     Readers never see partial or doubled data: the merged file appears before the
     old ones are removed, and the `events` view hides the overlap. Partitions under a
-    legal hold are not touched.
+    legal hold are not touched. With --engine spark the merge is one Spark job over
+    every partition (same files result); the lake must be on this machine's file
+    system (or one mounted here).
     """
+    from kubetrail.errors import UsageError
+
     store = resolve_lake(lake)
-    done = store.compact(_now(), partitions=list(partitions) or None)
+    if engine == "spark":
+        from kubetrail.lake.spark import application, parse_conf
+        from kubetrail.lake.spark import compact as spark_compact
+
+        with application(spark_master, parse_conf(spark_conf)) as session:
+            done = spark_compact(
+                store, _now(), session=session, partitions=list(partitions) or None
+            )
+    elif spark_master or spark_conf:
+        raise UsageError("--spark-master and --spark-conf go with --engine spark")
+    else:
+        done = store.compact(_now(), partitions=list(partitions) or None)
     for partition, files, before, after in done:
         click.echo(f"{partition}: {files} files, {before:,} rows -> 1 file, {after:,} rows")
     click.echo(f"{len(done)} partition(s) compacted", err=True)

@@ -39,8 +39,17 @@ SCHEMA_VERSION: Final = 2
 PARTITIONS: Final = ("cluster", "date", "hour")
 PARTITION_TYPES: Final = {"cluster": "VARCHAR", "date": "DATE", "hour": "INTEGER"}
 # Rows in a file are sorted so that similar rows sit together (zstd compresses them far better),
-# then by time: resource, verb, user, received time.
-SORT_KEYS: Final = ("object_resource", "verb", "user_name", "received_at")
+# then by time: resource, verb, user, received time; then totally (audit ID, stage, hash), so
+# that every engine writes a partition's rows in the same order (NULLs last).
+SORT_KEYS: Final = (
+    "object_resource",
+    "verb",
+    "user_name",
+    "received_at",
+    "audit_id",
+    "stage",
+    "event_hash",
+)
 
 _USER: Final = "STRUCT(username VARCHAR, uid VARCHAR, groups VARCHAR[], extra JSON)"
 _REF: Final = (

@@ -23,9 +23,11 @@ functions that reach the JVM (``reflect``, ``java_method``).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime
 from importlib import resources
 from typing import TYPE_CHECKING, Any, Final
 
@@ -173,6 +175,26 @@ def spark_session(
     for name in ("SQLQueryContextLogger", "DataFrameQueryContextLogger"):
         logging.getLogger(name).disabled = True
     return session
+
+
+@contextlib.contextmanager
+def application(
+    master: str | None = None, conf: Mapping[str, str] | None = None
+) -> Iterator[SparkSession]:
+    """The Spark application already running in this process, or a new one (stopped at the
+    end) with ``master`` and ``conf``."""
+    _require_pyspark()
+    from pyspark.sql import SparkSession
+
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        yield active
+        return
+    session = spark_session(master or DEFAULT_MASTER, conf)
+    try:
+        yield session
+    finally:
+        session.stop()
 
 
 def parse_conf(pairs: Sequence[str]) -> dict[str, str]:
@@ -339,3 +361,78 @@ class SparkEngine:
 
 def _short(text: str) -> str:
     return text.strip().splitlines()[0][:300] if text.strip() else text
+
+
+# ---------------------------------------------------------------------------------------------
+# Compaction as one Spark job
+
+
+def compact(
+    lake: Lake,
+    now: datetime,
+    *,
+    session: SparkSession,
+    partitions: list[str] | None = None,
+) -> list[tuple[str, int, int, int]]:
+    """:meth:`Lake.compact` as one Spark job over every partition to merge: the same files
+    result (one per partition, exact duplicates removed — the first ingested copy kept —,
+    rows sorted by the lake's sort keys, zstd), installed the same way (the merged file
+    appears before the old ones go). Returns (partition, files before, rows before, rows
+    after) per compacted partition."""
+    import shutil
+    import uuid
+    from urllib.parse import unquote
+
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    from kubetrail.lake.engine import DEDUP_KEY
+    from kubetrail.lake.schema import NAMES, SORT_KEYS
+
+    plan = lake.to_compact(partitions)
+    if not plan:
+        return []
+    listed = lake.manifest()
+    columns = ", ".join(f"`{n}` {spark_type(d)}" for n, d, _ in COLUMNS)
+    paths = [str(f) for _, files in plan for f in files]
+    # Each row's partition from its file's path (a URI: decoded below, per output directory).
+    part = F.regexp_extract(
+        F.input_file_name(), r"(cluster=[^/]*/date=[^/]*/hour=[^/]*)/[^/]*$", 1
+    ).alias("_kt_part")
+    rows = session.read.schema(columns).parquet(*paths).select(*NAMES, part)
+    key = ["_kt_part", *(k for k in DEDUP_KEY if k != "cluster")]
+    first = Window.partitionBy(*key).orderBy(
+        F.col("ingested_at").asc_nulls_last(), F.col("source").asc_nulls_last()
+    )
+    order = [F.col(k).asc_nulls_last() for k in SORT_KEYS]
+    staging = lake.root / "_staging" / f"spark-{uuid.uuid4().hex[:12]}"
+    before = {unquote(p): n for p, n in rows.groupBy("_kt_part").count().collect()}
+    try:
+        (
+            rows.withColumn("_kt_rn", F.row_number().over(first))
+            .where("_kt_rn = 1")
+            .drop("_kt_rn")
+            .repartition("_kt_part")  # each partition's rows in one task: one file
+            .sortWithinPartitions("_kt_part", *order)
+            .write.partitionBy("_kt_part")
+            .option("compression", "zstd")
+            .parquet(str(staging))
+        )
+        written = {}
+        for directory in staging.glob("_kt_part=*"):
+            # Spark escapes the value in the directory name; the value is the path's URI form.
+            value = unquote(unquote(directory.name.removeprefix("_kt_part=")))
+            (merged,) = directory.glob("*.parquet")
+            written[value] = merged
+        done = []
+        for partition, files in plan:
+            output = written.get(partition)
+            if output is None:
+                raise InputError(f"{partition}: the Spark job wrote no file for it")
+            target = lake.root / "_staging" / lake.compacted_name(now)
+            output.rename(target)
+            entry = lake.replace_files(partition, target, files, now, listed)
+            done.append((partition, len(files), before.get(partition, 0), entry.rows))
+        return done
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

@@ -372,14 +372,8 @@ class Lake:
 
         done = []
         listed = self.manifest()
-        for partition in partitions or self.partitions():
-            if self.held(partition) is not None:
-                continue
-            files = sorted((self.root / partition).glob("*.parquet"))
-            if len(files) < 2:
-                continue
-            name = f"part-{now.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:12]}-c.parquet"
-            staging = self.root / "_staging" / name
+        for partition, files in self.to_compact(partitions):
+            staging = self.root / "_staging" / self.compacted_name(now)
             key = ", ".join(k for k in DEDUP_KEY if k != "cluster")
             source = (
                 f"read_parquet([{', '.join(sql_str(str(f)) for f in files)}], "
@@ -395,16 +389,45 @@ class Lake:
                 "(FORMAT parquet, COMPRESSION zstd)"
             )
             con.close()
-            entry = self._install(staging, partition, now)
-            for f in files:
-                rel = str(f.relative_to(self.root))
-                if rel in listed:
-                    with contextlib.suppress(FileNotFoundError):
-                        listed[rel][0].unlink()
-                with contextlib.suppress(FileNotFoundError):
-                    f.unlink()
+            entry = self.replace_files(partition, staging, files, now, listed)
             done.append((partition, len(files), int(before[0]) if before else 0, entry.rows))
         return done
+
+    def to_compact(self, partitions: list[str] | None = None) -> list[tuple[str, list[Path]]]:
+        """The partitions compaction would merge (two files or more, not held), with their
+        files."""
+        out = []
+        for partition in partitions or self.partitions():
+            if self.held(partition) is not None:
+                continue
+            files = sorted((self.root / partition).glob("*.parquet"))
+            if len(files) >= 2:
+                out.append((partition, files))
+        return out
+
+    @staticmethod
+    def compacted_name(now: datetime) -> str:
+        return f"part-{now.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:12]}-c.parquet"
+
+    def replace_files(
+        self,
+        partition: str,
+        merged: Path,
+        files: list[Path],
+        now: datetime,
+        listed: dict[str, tuple[Path, FileEntry]],
+    ) -> FileEntry:
+        """Install ``merged`` (a finished file in ``_staging``) in ``partition``, then remove
+        ``files``, the ones it replaces, and their manifest entries."""
+        entry = self._install(merged, partition, now)
+        for f in files:
+            rel = str(f.relative_to(self.root))
+            if rel in listed:
+                with contextlib.suppress(FileNotFoundError):
+                    listed[rel][0].unlink()
+            with contextlib.suppress(FileNotFoundError):
+                f.unlink()
+        return entry
 
     def iter_partitions(self) -> Iterator[dict[str, str]]:
         for partition in self.partitions():
