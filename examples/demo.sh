@@ -113,3 +113,14 @@ say "22. Detect attacks: Sigma rules over the lake (the generated CI account's a
 say "23. The same rules for your SIEM (pySigma backends)" \
     "kubetrail detections export --target splunk"
 "$KT" detections export --target splunk 2>/dev/null | grep -A1 "^# pod-exec" || exit 1
+
+say "24. The same lake on Apache Spark, for lakes that outgrow one machine: the same answer" \
+    "kubetrail top --lake ./lake --by user -o json --engine spark   (compared with DuckDB's)"
+duck=$("$KT" top --lake "$lake" --by user --limit 6 -o json) || exit 1
+spark=$("$KT" top --lake "$lake" --by user --limit 6 -o json --engine spark 2>/dev/null) || exit 1
+if [ "$duck" = "$spark" ]; then
+    echo "identical JSON from DuckDB and Spark (local[*]): ${spark:0:110}…"
+else
+    echo "the engines' answers differ" >&2
+    exit 1
+fi

@@ -134,6 +134,7 @@ def test_bench_simulate_quick(corpus: Path) -> None:
         ("bench_query.py", ["search --user X --since 24h", "hand SQL", "top --by user"]),
         ("bench_detect.py", ["read + decode to dicts (baseline)", "detect, full pack"]),
         ("bench_detect_lake.py", ["rows the rules may fire on (baseline)", "detect --lake"]),
+        ("bench_spark.py", ["Spark local[*] start-up", "top --by user", "spark/duckdb"]),
     ],
 )
 def test_bench_lake_quick(script: str, figures: list[str]) -> None:

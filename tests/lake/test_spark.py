@@ -215,6 +215,7 @@ def test_partition_columns_are_typed_not_inferred(engines: tuple[Engine, Engine]
         ('SELECT * FROM parquet."/etc"', "only the views"),
         ("SELECT * FROM other_table", "only the views"),
         ("SELECT reflect('java.lang.System', 'exit', '0')", "reflect.. is not allowed"),
+        ("SELECT * FROM events QUALIFY row_number() OVER () = 1", "in a subquery"),
     ],
 )
 def test_user_sql_is_read_only_over_the_views(sql: str, says: str) -> None:
@@ -284,3 +285,16 @@ def test_compaction_on_spark_writes_what_duckdb_writes(
     assert after_spark == after_duck  # the same rows in the same order in each file
     assert on_spark.verify()[1] == []
     assert compact(on_spark, NOW, session=spark) == []  # one file an hour: nothing to do
+
+
+def test_spark_settings() -> None:
+    from kubetrail.lake.spark import parse_conf, spark_session
+
+    assert parse_conf(["spark.executor.memory=8g", "a.b=x=y"]) == {
+        "spark.executor.memory": "8g",
+        "a.b": "x=y",
+    }
+    with pytest.raises(UsageError, match="KEY=VALUE"):
+        parse_conf(["spark.executor.memory"])
+    with pytest.raises(UsageError, match="cannot be changed"):
+        spark_session("local[1]", {"spark.sql.session.timeZone": "Europe/Paris"})

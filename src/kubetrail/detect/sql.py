@@ -185,9 +185,10 @@ def _member(field: str, wanted: frozenset[str]) -> str | None:
     return f"coalesce(lower({column}) IN ({values}) OR {_NON_ASCII.format(column)}, FALSE)"
 
 
-# Text outside ASCII, where SQL's lower() and Sigma's case folding may differ: such rows are
-# always kept. (A regex, not strlen <> length: the same SQL then runs on Spark.)
-_NON_ASCII: Final = "regexp_matches({}, '[^\\x00-\\x7f]')"
+# Text outside ASCII (more bytes than characters), where SQL's lower() and Sigma's case
+# folding may differ: such rows are always kept. (strlen is DuckDB's; the transpiler writes
+# Spark's octet_length for it, see kubetrail.lake.spark.)
+_NON_ASCII: Final = "strlen({0}) <> length({0})"
 
 
 def _any(column: str, test: str) -> str:

@@ -192,9 +192,9 @@ def open_engine(
 ) -> Engine:
     """The engine ``name`` over ``lake`` (a URL such as ``s3a://…`` only for Spark)."""
     if name == "spark":
-        from kubetrail.lake.spark import DEFAULT_MASTER, SparkEngine
+        from kubetrail.lake.spark import SparkEngine
 
-        return SparkEngine(lake, master=master or DEFAULT_MASTER, conf=conf)
+        return SparkEngine(lake, master=master, conf=conf)
     if name != "duckdb":
         raise UsageError(f"unknown engine {name!r} (available: {', '.join(ENGINES)})")
     if master or conf:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import os
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from importlib import resources
@@ -51,12 +52,14 @@ SESSION_DEFAULTS: Final = {
     "spark.ui.enabled": "false",
     "spark.ui.showConsoleProgress": "false",
     "spark.sql.session.timeZone": "UTC",
-    "spark.sql.shuffle.partitions": "8",
     "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
     "spark.sql.parquet.compression.codec": "zstd",
     "spark.sql.sources.partitionColumnTypeInference.enabled": "false",
 }
 _FIXED: Final = ("spark.sql.session.timeZone",)
+# On this machine only: a few shuffle partitions suit local mode's small answers (Spark's 200
+# cost more than the query); a cluster keeps its own setting.
+_LOCAL_DEFAULTS: Final = {"spark.sql.shuffle.partitions": "8"}
 
 
 def _require_pyspark() -> None:
@@ -128,14 +131,37 @@ def transpile(sql: str, *, user: bool = False) -> str:
             if table.db or table.catalog or table.name not in VIEWS | ctes:
                 shown = table.sql("duckdb")
                 raise UsageError(f"SQL: {shown}: only the views events and raw_events can be read")
+        if tree.find(exp.Qualify) is not None:
+            # sqlglot rewrites QUALIFY as a subquery whose `SELECT *` gains the window's
+            # column: the answer would differ from DuckDB's, so say how to write it instead.
+            raise UsageError(
+                "SQL: QUALIFY cannot run on Spark as DuckDB runs it; filter the window in a "
+                "subquery: SELECT ... FROM (SELECT ..., row_number() OVER (...) AS rn FROM "
+                "events) WHERE rn = 1"
+            )
         for func in tree.find_all(exp.Func):
             name = (func.name if isinstance(func, exp.Anonymous) else func.sql_name()).lower()
             if name in _DENIED_FUNCTIONS:
                 raise UsageError(f"SQL: {name}() is not allowed")
+    spark: exp.Expression = tree.transform(_spark_functions)
     try:
-        return tree.sql(dialect="spark", unsupported_level=sqlglot.ErrorLevel.RAISE)
+        return spark.sql(dialect="spark", unsupported_level=sqlglot.ErrorLevel.RAISE)
     except sqlglot.errors.SqlglotError as exc:
         raise UsageError(f"SQL: cannot be run on Spark: {exc}") from exc
+
+
+# DuckDB functions sqlglot leaves as they are, and their Spark equivalents (same meaning).
+_SPARK_NAMES: Final = {"strlen": "OCTET_LENGTH"}  # bytes of the UTF-8 text
+
+
+def _spark_functions(node: Any) -> Any:
+    from sqlglot import exp
+
+    if isinstance(node, exp.Anonymous) and str(node.name).lower() in _SPARK_NAMES:
+        return exp.Anonymous(
+            this=_SPARK_NAMES[str(node.name).lower()], expressions=node.expressions
+        )
+    return node
 
 
 # ---------------------------------------------------------------------------------------------
@@ -146,14 +172,14 @@ def _log_config() -> str:
     return str(resources.files("kubetrail") / "data" / "spark" / "log4j2.properties")
 
 
-def spark_session(
-    master: str = DEFAULT_MASTER, conf: Mapping[str, str] | None = None
-) -> SparkSession:
+def spark_session(master: str | None = None, conf: Mapping[str, str] | None = None) -> SparkSession:
     """A Spark session in UTC with kubetrail's settings (``conf`` added on top)."""
     _require_pyspark()
     from pyspark.sql import SparkSession
 
-    settings = dict(SESSION_DEFAULTS)
+    submitted = master is None and "PYSPARK_GATEWAY_PORT" in os.environ  # under spark-submit
+    local = not submitted and (master or DEFAULT_MASTER).startswith("local")
+    settings = dict(SESSION_DEFAULTS) | (_LOCAL_DEFAULTS if local else {})
     for key, value in (conf or {}).items():
         if key in _FIXED and value != settings[key]:
             raise UsageError(f"--spark-conf {key} cannot be changed (it is {settings[key]})")
@@ -162,13 +188,16 @@ def spark_session(
     for side in ("driver", "executor"):
         key = f"spark.{side}.extraJavaOptions"
         settings[key] = f"{java} {settings[key]}".strip() if key in settings else java
-    builder = SparkSession.builder.master(master)
+    builder = SparkSession.builder
+    if not submitted:  # (spark-submit gives the master: not overridden)
+        builder = builder.master(master or DEFAULT_MASTER)
     for key, value in settings.items():
         builder = builder.config(key, value)
     try:
         session = builder.getOrCreate()
     except Exception as exc:  # the JVM could not start: no Java, bad master, bad conf
-        raise UsageError(f"Spark could not start ({master}): {_first_line(exc)}") from exc
+        where = master or DEFAULT_MASTER
+        raise UsageError(f"Spark could not start ({where}): {_first_line(exc)}") from exc
     session.sparkContext.setLogLevel("ERROR")
     # PySpark logs every failed query's whole JVM stack trace as JSON on stderr; kubetrail
     # reports the error itself, in one line (InputError).
@@ -190,7 +219,7 @@ def application(
     if active is not None:
         yield active
         return
-    session = spark_session(master or DEFAULT_MASTER, conf)
+    session = spark_session(master, conf)
     try:
         yield session
     finally:
@@ -276,7 +305,7 @@ class SparkEngine:
         lake: Lake | str,
         *,
         session: SparkSession | None = None,
-        master: str = DEFAULT_MASTER,
+        master: str | None = None,
         conf: Mapping[str, str] | None = None,
     ) -> None:
         _require_pyspark()

@@ -50,13 +50,11 @@ _STAGE_RANK: Final = (
     "WHEN 'ResponseStarted' THEN 2 WHEN 'RequestReceived' THEN 1 ELSE 0 END"
 )
 _REQUEST: Final = "cluster, audit_id, received_at"
-# A request's last row, totally ordered (stage, then time, then hash) so that every engine
-# picks the same one when a stage was logged twice (audit-ID collisions); no NULL inside, as
-# engines order NULLs within a struct differently.
-_LAST: Final = (
-    f"{{'rank': {_STAGE_RANK}, 'at': coalesce(stage_at, TIMESTAMPTZ '1970-01-01 00:00:00+00'), "
-    "'hash': event_hash}"
-)
+# A request's last row for top(): its last stage and, when that stage was logged twice with
+# different content (an audit-ID collision), the larger copy — so that every engine picks the
+# same row. (One integer: a struct of stage, time and hash, a total order, doubled the time of
+# top on 10M events; copies of one stage of one size remain a tie.)
+_LAST: Final = f"{_STAGE_RANK} * 1000000000000 + coalesce(event_bytes, 0)"
 
 
 class Filters(msgspec.Struct, kw_only=True, frozen=True):
