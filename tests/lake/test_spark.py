@@ -298,3 +298,34 @@ def test_spark_settings() -> None:
         parse_conf(["spark.executor.memory"])
     with pytest.raises(UsageError, match="cannot be changed"):
         spark_session("local[1]", {"spark.sql.session.timeZone": "Europe/Paris"})
+
+
+def _tree(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if "_staging" not in p.parts)
+
+
+def test_prune_through_spark_deletes_what_the_lake_deletes(
+    spark: Any, corpus: Path, tmp_path: Path
+) -> None:
+    from kubetrail.lake.spark import prune
+
+    lake = Lake(tmp_path / "a", create=True)
+    # Falco's recordings are of 2018-2020, audit2rbac's of 2017: old hours in two clusters.
+    _ingest(lake, "c", [str(corpus / "upstream" / "falco")])
+    _ingest(lake, "ops 1", [str(corpus / "upstream" / "audit2rbac")])
+    _ingest(lake, "c", [str(_sample(tmp_path / "new.log"))])  # 2026: kept
+    lake.hold("cluster=c/date=2020-04-*", "case 9", NOW)
+    shutil.copytree(lake.root, tmp_path / "b")
+    other = Lake(tmp_path / "b")
+    age = timedelta(days=365)
+    dry = prune(other, age, NOW, session=spark, dry_run=True)
+    assert dry == lake.prune(age, NOW, dry_run=True)
+    assert _tree(other.root) == _tree(lake.root)  # a dry run deletes nothing
+    expected = lake.prune(age, NOW)
+    deleted, held = prune(f"file://{other.root}", age, NOW, session=spark)
+    assert (deleted, held) == expected
+    assert len(deleted) > 5
+    assert held
+    assert any(p.startswith("cluster=ops 1/") for p in deleted)
+    assert _tree(other.root) == _tree(lake.root)  # files, manifest entries, empty dirs
+    assert other.verify()[1] == []

@@ -395,10 +395,35 @@ def _duration(text: str) -> Any:
 @LAKE_OPTION
 @click.option("--older-than", required=True, metavar="AGE", help="e.g. 90d, 12h.")
 @click.option("--dry-run", is_flag=True, help="Only list what would be deleted.")
-def prune(lake: str | None, older_than: str, dry_run: bool) -> int:
-    """Delete hours older than AGE, except partitions under a legal hold."""
-    store = resolve_lake(lake)
-    deleted, held = store.prune(_duration(older_than), _now(), dry_run=dry_run)
+@engine_options
+def prune(
+    lake: str | None,
+    older_than: str,
+    dry_run: bool,
+    engine: str,
+    spark_master: str | None,
+    spark_conf: tuple[str, ...],
+) -> int:
+    """Delete hours older than AGE, except partitions under a legal hold.
+
+    With --engine spark the files are deleted through Spark's file system for the
+    lake's URL (local, hdfs://, s3a://), by the same rule.
+    """
+    from kubetrail.errors import UsageError
+
+    age = _duration(older_than)
+    if engine == "spark":
+        from kubetrail.lake.spark import application, parse_conf
+        from kubetrail.lake.spark import prune as spark_prune
+
+        remote = bool(lake) and "://" in str(lake) and not str(lake).startswith("file://")
+        where: Any = lake if remote else resolve_lake(lake)
+        with application(spark_master, parse_conf(spark_conf)) as session:
+            deleted, held = spark_prune(where, age, _now(), session=session, dry_run=dry_run)
+    elif spark_master or spark_conf:
+        raise UsageError("--spark-master and --spark-conf go with --engine spark")
+    else:
+        deleted, held = resolve_lake(lake).prune(age, _now(), dry_run=dry_run)
     verb = "would delete" if dry_run else "deleted"
     for p in deleted:
         click.echo(f"{verb} {p}")

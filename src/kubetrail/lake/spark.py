@@ -28,7 +28,7 @@ import functools
 import logging
 import os
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from importlib import resources
 from typing import TYPE_CHECKING, Any, Final
 
@@ -465,3 +465,63 @@ def compact(
         return done
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Retention through Spark's file systems (local, HDFS, S3: whatever the lake's URL names)
+
+
+def prune(
+    lake: Lake | str,
+    older_than: timedelta,
+    now: datetime,
+    *,
+    session: SparkSession,
+    dry_run: bool = False,
+) -> tuple[list[str], list[str]]:
+    """:meth:`Lake.prune` through the Hadoop file system of the lake's URL: the same rule
+    (:func:`kubetrail.lake.store.expired`: hours that ended before the cutoff, holds kept),
+    the same deletions (each file's manifest entry, the file, the hour's directory, then the
+    date and cluster directories left empty). Returns (deleted, kept under a hold)."""
+    import msgspec
+
+    from kubetrail.lake.store import Hold, expired
+
+    url = str(lake.root.resolve()) if isinstance(lake, Lake) else lake.rstrip("/")
+    jvm = session.sparkContext._jvm
+    assert jvm is not None
+    hadoop = jvm.org.apache.hadoop.fs
+    conf = session.sparkContext._jsc.hadoopConfiguration()
+    root = hadoop.Path(url)
+    fs = root.getFileSystem(conf)
+    base = str(fs.makeQualified(root).toString()).rstrip("/")
+    found = fs.globStatus(hadoop.Path(f"{url}/cluster=*/date=*/hour=*")) or []
+    partitions = sorted(
+        str(status.getPath().toString()).removeprefix(base + "/")
+        for status in found
+        if status.isDirectory()
+    )
+    holds_path = hadoop.Path(f"{url}/_kubetrail/holds.json")
+    holds: list[Hold] = []
+    if fs.exists(holds_path):
+        stream = fs.open(holds_path)
+        try:
+            text = jvm.org.apache.commons.io.IOUtils.toString(stream, "UTF-8")
+        finally:
+            stream.close()
+        holds = msgspec.json.decode(str(text).encode(), type=list[Hold])
+    deleted, kept = expired(partitions, holds, older_than, now)
+    for partition in [] if dry_run else deleted:
+        directory = hadoop.Path(f"{url}/{partition}")
+        for status in fs.listStatus(directory):
+            name = str(status.getPath().getName())
+            if name.endswith(".parquet"):
+                entry = name.removesuffix(".parquet")
+                fs.delete(hadoop.Path(f"{url}/_manifest/{entry}.json"), False)
+        fs.delete(directory, True)
+        parent = directory.getParent()
+        for _ in range(2):  # the date, then the cluster directory, when left empty
+            if fs.exists(parent) and len(fs.listStatus(parent)) == 0:
+                fs.delete(parent, False)
+            parent = parent.getParent()
+    return deleted, kept

@@ -100,6 +100,33 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def held_by(partition: str, holds: list[Hold]) -> Hold | None:
+    """The first hold whose pattern covers ``partition``."""
+    for hold in holds:
+        parts = hold.pattern.split("/")
+        prefix = "/".join(partition.split("/")[: len(parts)])
+        if fnmatch.fnmatchcase(prefix, hold.pattern):
+            return hold
+    return None
+
+
+def expired(
+    partitions: list[str], holds: list[Hold], older_than: timedelta, now: datetime
+) -> tuple[list[str], list[str]]:
+    """Of ``partitions``, the hours that ended before ``now - older_than``: (to delete, kept
+    under a hold). The one retention rule, whichever engine deletes."""
+    cutoff = now - older_than
+    deleted: list[str] = []
+    kept: list[str] = []
+    for partition in partitions:
+        fields = dict(part.split("=", 1) for part in partition.split("/"))
+        start = datetime.strptime(f"{fields['date']} {fields['hour']}", "%Y-%m-%d %H")
+        if start.replace(tzinfo=UTC) + timedelta(hours=1) > cutoff:
+            continue
+        (kept if held_by(partition, holds) is not None else deleted).append(partition)
+    return deleted, kept
+
+
 def partition_dir(cluster: str, date: str, hour: int) -> str:
     if not cluster or "/" in cluster or cluster.startswith((".", "_")):
         raise UsageError(f"cluster name {cluster!r} cannot name a partition directory")
@@ -315,12 +342,7 @@ class Lake:
         return len(kept) != len(holds)
 
     def held(self, partition: str) -> Hold | None:
-        for hold in self.holds():
-            parts = hold.pattern.split("/")
-            prefix = "/".join(partition.split("/")[: len(parts)])
-            if fnmatch.fnmatchcase(prefix, hold.pattern):
-                return hold
-        return None
+        return held_by(partition, self.holds())
 
     # -- retention -----------------------------------------------------------------------------
 
@@ -328,20 +350,9 @@ class Lake:
         self, older_than: timedelta, now: datetime, *, dry_run: bool = False
     ) -> tuple[list[str], list[str]]:
         """Delete partitions whose hour ended before ``now - older_than``: (deleted, held)."""
-        cutoff = now - older_than
-        deleted, kept = [], []
+        deleted, kept = expired(self.partitions(), self.holds(), older_than, now)
         listed = self.manifest()
-        for partition in self.partitions():
-            fields = dict(part.split("=", 1) for part in partition.split("/"))
-            start = datetime.strptime(f"{fields['date']} {fields['hour']}", "%Y-%m-%d %H")
-            if start.replace(tzinfo=UTC) + timedelta(hours=1) > cutoff:
-                continue
-            if self.held(partition) is not None:
-                kept.append(partition)
-                continue
-            deleted.append(partition)
-            if dry_run:
-                continue
+        for partition in [] if dry_run else deleted:
             for rel in [r for r in listed if r.startswith(partition + "/")]:
                 with contextlib.suppress(FileNotFoundError):
                     (self.root / rel).unlink()
