@@ -112,29 +112,48 @@ def _like(text: str) -> str:
 def glob_regex(pattern: str) -> str:
     """A glob (``*``, ``?``, ``[a-z]``, ``[!a-z]``) as an anchored regular expression that RE2
     (DuckDB) and Java (Spark) read alike — ``GLOB`` itself is DuckDB's alone. Like DuckDB's
-    GLOB, ``*`` also matches ``/``, and an unclosed ``[`` is an ordinary character."""
+    GLOB, ``*`` also matches ``/`` and a backslash makes the next character literal (``\\*``);
+    unlike it, an unclosed ``[`` and a trailing backslash are ordinary characters (DuckDB's
+    GLOB matches nothing then)."""
     out = ["(?s)^"]
     i = 0
     while i < len(pattern):
         c = pattern[i]
-        if c == "*":
+        if c == "\\" and i + 1 < len(pattern):
+            out.append(_regex_char(pattern[i + 1]))
+            i += 1
+        elif c == "*":
             out.append(".*")
         elif c == "?":
             out.append(".")
         elif c == "[" and (end := pattern.find("]", i + 2)) != -1:
-            body = pattern[i + 1 : end]
-            negate = body[:1] in ("!", "^")
-            body = body[1:] if negate else body
-            members = "".join(
-                "-" if ch == "-" and 0 < k < len(body) - 1 else _regex_char(ch)
-                for k, ch in enumerate(body)
-            )
-            out.append(f"[{'^' if negate else ''}{members}]")
+            out.append(_glob_class(pattern[i + 1 : end]))
             i = end
         else:
             out.append(_regex_char(c))
         i += 1
     return "".join(out) + "$"
+
+
+def _glob_class(body: str) -> str:
+    """``[…]`` of a glob (without the brackets) as a regex class: members and ``a-z``
+    ranges; a reversed range holds nothing."""
+    negate = body[:1] in ("!", "^")
+    body = body[1:] if negate else body
+    members = []
+    k = 0
+    while k < len(body):
+        if k + 2 < len(body) and body[k + 1] == "-":
+            low, high = body[k], body[k + 2]
+            if low <= high:
+                members.append(f"{_regex_char(low)}-{_regex_char(high)}")
+            k += 3
+        else:
+            members.append(_regex_char(body[k]))
+            k += 1
+    if not members:  # nothing in the class: [] matches no character, [!] any
+        return "." if negate else "[^\\x{0}-\\x{10ffff}]"
+    return f"[{'^' if negate else ''}{''.join(members)}]"
 
 
 def _regex_char(c: str) -> str:
