@@ -14,6 +14,7 @@ help:
 
 $(STAMP): pyproject.toml
 	@bash .ci/java.sh
+	@bash .ci/chromium.sh
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'

@@ -124,3 +124,9 @@ else
     echo "the engines' answers differ" >&2
     exit 1
 fi
+
+report=$(dirname "$sample")/report.html
+say "25. One HTML file to attach to the change: coverage matrix, lint, volume, detections" \
+    "kubetrail report baseline.yaml docs-example.yaml --sample sample.log.gz -o report.html"
+"$KT" report "$policy" "$here/docs-example-policy.yaml" --sample "$sample" -o "$report" || exit 1
+echo "open $report in a browser (it makes no network request: works offline and from email)"

@@ -22,6 +22,7 @@ from kubetrail.cli.lake import ingest, lake_group, sql
 from kubetrail.cli.lint import lint
 from kubetrail.cli.policy import policy
 from kubetrail.cli.query import search, timeline, top
+from kubetrail.cli.report import report
 from kubetrail.cli.sample import sample
 from kubetrail.cli.serve import serve
 from kubetrail.cli.simulate import simulate, volume
@@ -69,6 +70,7 @@ cli.add_command(timeline)
 cli.add_command(top)
 cli.add_command(detect)
 cli.add_command(detections)
+cli.add_command(report)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,1 @@
+"""Reports people look at: the single-file HTML report (kubetrail report)."""
