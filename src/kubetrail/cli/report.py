@@ -150,7 +150,14 @@ def _events(
     else:
         paths = expand_paths(list(samples))
         volume = measure(loaded, sample_events(tuple(paths), ReadReport()))
-        found = list(detect(rules, file_events(paths, ReadReport()), correlations=correlations))
+        found = list(
+            detect(
+                rules,
+                file_events(paths, ReadReport()),
+                correlations=correlations,
+                min_level="low",
+            )
+        )
     rows = [
         DetectionRow(
             rule=f.rule,
