@@ -191,3 +191,16 @@ def test_callers_of_the_toggle_are_the_coverage_callers() -> None:
         "node",
         "anonymous",
     ]
+
+
+def test_from_the_lake_the_bytes_are_labelled_estimates(
+    gke: Path, sample: Path, tmp_path: Path
+) -> None:
+    lake = tmp_path / "lake"
+    assert main(["ingest", str(sample), "--lake", str(lake)]) == 0
+    out = tmp_path / "r.html"
+    assert main(["report", str(gke), "--lake", str(lake), "-o", str(out)]) == 0
+    html = out.read_text()
+    assert "Bytes are estimates" in html
+    assert "findings (level low and above)" in html
+    assert main(["report", str(gke), "--lake", str(lake), "--sample", str(sample)]) == 2
