@@ -177,6 +177,13 @@ def test_rendered_in_chromium(browser: Any, report: Path, gke: Path, quiet: Path
     assert first.locator(".cell details").first.get_attribute("open") is not None
     assert first.locator(".cell .variants").first.is_visible()
 
+    # It prints: the print styles hide the toggle, and Chromium lays it out as PDF pages.
+    page.emulate_media(media="print")
+    assert not page.locator("#caller-0").is_visible()
+    pdf = page.pdf(format="A4")
+    assert pdf.startswith(b"%PDF") and pdf.count(b"/Type /Page") > 3
+    page.emulate_media(media="screen")
+
     # Volume and detections are drawn, with text alternatives.
     assert page.locator("#volume svg[role=img]").first.get_attribute("aria-label")
     assert page.locator("#detections ol.findings li").count() > 0

@@ -26,6 +26,7 @@ from kubetrail.cli.report import report
 from kubetrail.cli.sample import sample
 from kubetrail.cli.serve import serve
 from kubetrail.cli.simulate import simulate, volume
+from kubetrail.cli.ui import ui
 from kubetrail.errors import KubetrailError
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -71,6 +72,7 @@ cli.add_command(top)
 cli.add_command(detect)
 cli.add_command(detections)
 cli.add_command(report)
+cli.add_command(ui)
 
 
 def main(argv: list[str] | None = None) -> int:

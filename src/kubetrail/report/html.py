@@ -117,7 +117,13 @@ def _cell(result: TechniqueResult) -> str:
     )
 
 
-def _matrix(index: int, coverage: Coverage) -> str:
+def matrix_section(coverage: Coverage) -> str:
+    """The coverage matrix alone, with its styles, for a page that runs no script (the UI):
+    every cell still opens to its requests; there is no caller toggle."""
+    return f"<style>{_style()}</style>{_matrix(0, coverage, toggle=False)}"
+
+
+def _matrix(index: int, coverage: Coverage, *, toggle: bool = True) -> str:
     counts = coverage.summary()
     legend = "".join(
         f'<li><span class="swatch" data-status="{s}"></span>{s} '
@@ -142,9 +148,13 @@ def _matrix(index: int, coverage: Coverage) -> str:
         f"<p>{coverage.percent():.1f}% of the techniques that can be logged safely are covered "
         f"for every kind of caller.</p>"
         f'<ul class="legend" aria-label="Legend">{legend}</ul>'
-        f'<p><label for="caller-{index}">Show for </label>'
-        f'<select id="caller-{index}" class="caller" data-matrix="m{index}">{options}</select></p>'
-        f'<div class="matrix" id="m{index}">{"".join(columns)}</div>'
+        + (
+            f'<p><label for="caller-{index}">Show for </label><select id="caller-{index}" '
+            f'class="caller" data-matrix="m{index}">{options}</select></p>'
+            if toggle
+            else ""
+        )
+        + f'<div class="matrix" id="m{index}">{"".join(columns)}</div>'
     )
 
 
@@ -319,7 +329,8 @@ def _detections(rows: Sequence[DetectionRow] | None) -> str:
     body = f"{_timeline(ordered)}<ol class='findings'>{items}</ol>" if rows else "<p>None.</p>"
     return (
         '<section id="detections" aria-labelledby="det-h"><h2 id="det-h">Detections</h2>'
-        f"<p>{len(rows):,} findings (level low and above) of the bundled rules in these events.</p>{body}</section>"
+        f"<p>{len(rows):,} findings (level low and above) of the bundled rules in these "
+        f"events.</p>{body}</section>"
     )
 
 
