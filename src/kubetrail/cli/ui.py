@@ -16,7 +16,7 @@ from kubetrail.cli.lake import LAKE_OPTION, resolve_lake
     metavar="HOST:PORT",
     help="Where to serve; beyond loopback a token is required.",
 )
-@click.option("--token-file", metavar="FILE", help="A file holding the token (first line).")
+@click.option("--token-file", metavar="FILE", help="A file holding the token.")
 @click.option(
     "--token",
     envvar="KUBETRAIL_UI_TOKEN",
@@ -51,19 +51,12 @@ def ui(
       kubetrail ui --lake ./lake --listen 0.0.0.0:8080 --token-file ui.token \\
           --policy /etc/kubernetes/audit-policy.yaml
     """
-    from kubetrail.errors import InputError
-    from kubetrail.ingest.serve import parse_listen
+    from kubetrail.ingest.serve import parse_listen, read_token
     from kubetrail.policy.load import load_policy
     from kubetrail.web.app import UI, make_server
 
     if token_file:
-        try:
-            with open(token_file, encoding="utf-8") as fh:
-                token = fh.readline().strip()
-        except OSError as exc:
-            raise InputError(f"--token-file {token_file}: {exc.strerror}") from exc
-        if not token:
-            raise InputError(f"--token-file {token_file}: the file is empty")
+        token = (read_token(token_file) or b"").decode()
     for path in policies:
         load_policy(path)  # a bad policy is said now, not on the page
     host, port = parse_listen(listen)

@@ -240,7 +240,9 @@ def _ssl_context(config: ServeConfig) -> ssl.SSLContext | None:
     return context
 
 
-def _read_token(path: str | None) -> bytes | None:
+def read_token(path: str | None) -> bytes | None:
+    """A token file's content (stripped); None without a path; InputError if unreadable or
+    empty."""
     if path is None:
         return None
     try:
@@ -713,7 +715,7 @@ class Receiver:
         self.clock = clock
         self.observer = observer  # sees every accepted event after redaction (live alerts)
         self.ssl_context = _ssl_context(config)
-        self.token = _read_token(config.token_file)
+        self.token = read_token(config.token_file)
         self.lake = Lake(config.lake, create=True)
         # Handlers decode with an Ingestor of their own (one per connection); this one only
         # commits WAL segments, from the flusher thread, under _flush_lock.
