@@ -20,6 +20,7 @@ from kubetrail.cli.diff import diff_command, tune
 from kubetrail.cli.follow import follow
 from kubetrail.cli.lake import ingest, lake_group, sql
 from kubetrail.cli.lint import lint
+from kubetrail.cli.parse import parse
 from kubetrail.cli.policy import policy
 from kubetrail.cli.query import search, timeline, top
 from kubetrail.cli.report import report
@@ -73,6 +74,7 @@ cli.add_command(detect)
 cli.add_command(detections)
 cli.add_command(report)
 cli.add_command(ui)
+cli.add_command(parse)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,1 @@
+"""The other layers beside the audit log: container logs, component logs, Events."""

@@ -1,0 +1,201 @@
+"""Container logs: the CRI format (containerd, CRI-O) and Docker's json-file, with partial lines
+reassembled — the rules of ``../shared/research/layers-spec.md`` §1.
+
+A parsed line is a :class:`Line`; :class:`Reassembler` joins the fragments of one logical line
+per key (pod UID, container, restart count, stream — not the physical file, which kubelet may
+rotate between two fragments) and emits records in the shape of the spec's contract::
+
+    {"time": "YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ", "stream": "stdout"|"stderr", "message": str,
+     "partial": true?, "tag_missing": true?, "truncated": true?,
+     "namespace"?, "pod"?, "uid"?, "container"?, "restart"?}
+
+Upstream behind the rules: kubelet ``pkg/kubelet/kuberuntime/logs/logs.go`` (parseCRILog,
+parseDockerJSONLog), containerd ``internal/cri/io/logger.go``, moby ``jsonlog``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import PurePosixPath
+from typing import Any, Final
+
+import msgspec
+
+MAX_MERGED: Final = 1024 * 1024  # a merged record is cut here and marked truncated
+STREAMS: Final = frozenset({"stdout", "stderr"})
+_TIME: Final = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?([Zz]|[+-]\d{2}:\d{2})"
+)
+# /var/log/pods/<namespace>_<pod>_<uid>/<container>/<restart>.log[.<YYYYMMDD-HHMMSS>[.gz]]
+_LOG_NAME: Final = re.compile(r"(\d+)\.log(?:\.\d{8}-\d{6}(?:\.gz)?)?")
+
+
+class Rejected(Exception):
+    """A line that is not of the format; the message is the reason."""
+
+
+def utc_nanos(text: str) -> str:
+    """An RFC 3339 time (1 to 9 fraction digits, ``Z`` or an offset, any case of ``T``/``Z``)
+    in UTC with 9 fraction digits; Rejected otherwise."""
+    match = _TIME.fullmatch(text)
+    if match is None:
+        raise Rejected("unexpected timestamp format")
+    year, month, day, hour, minute, second = (int(g) for g in match.groups()[:6])
+    fraction = (match[7] or "").ljust(9, "0")
+    zone = match[8]
+    try:
+        moment = datetime(year, month, day, hour, minute, second, tzinfo=UTC)
+    except ValueError:
+        raise Rejected("unexpected timestamp format") from None
+    if zone not in ("Z", "z"):
+        sign = 1 if zone[0] == "+" else -1
+        hours, minutes = int(zone[1:3]), int(zone[4:6])
+        if hours > 23 or minutes > 59:
+            raise Rejected("unexpected timestamp format")
+        moment -= sign * timedelta(hours=hours, minutes=minutes)
+    return f"{moment:%Y-%m-%dT%H:%M:%S}.{fraction}Z"
+
+
+class Line(msgspec.Struct, frozen=True):
+    """One physical line, parsed: its time (UTC, 9 digits), stream, content, and whether it
+    is a fragment (``partial``) or had no tag."""
+
+    time: str
+    stream: str
+    content: str
+    partial: bool
+    tag_missing: bool = False
+
+
+def parse_cri(line: str) -> Line:
+    """One CRI line (its terminator removed): ``<time> <stream> <tag> <content>``."""
+    time, sep, rest = line.partition(" ")
+    if not sep:
+        raise Rejected("unexpected timestamp format" if not _TIME.fullmatch(time) else "no stream")
+    stamp = utc_nanos(time)
+    stream, sep, rest = rest.partition(" ")
+    if stream not in STREAMS:
+        raise Rejected(f"unexpected stream type {stream!r}")
+    if not sep:
+        raise Rejected("log tag is not found")
+    tag, sep, content = rest.partition(" ")
+    first = tag.split(":", 1)[0]
+    if first in ("P", "F"):
+        return Line(stamp, stream, content, first == "P")
+    # No tag: the whole remainder is a full line's content (Alloy-compatible; no runtime
+    # writes this).
+    return Line(stamp, stream, rest, False, tag_missing=True)
+
+
+class _DockerLine(msgspec.Struct):
+    log: str
+    stream: str
+    time: str
+
+
+_docker_decoder: Final = msgspec.json.Decoder(_DockerLine)
+
+
+def parse_docker(line: str | bytes) -> Line:
+    """One json-file line: ``{"log": …, "stream": …, "time": …}``; a ``log`` without a
+    trailing newline is a fragment (moby's copier writes ``\\n`` only on complete lines)."""
+    try:
+        doc = _docker_decoder.decode(line)
+    except msgspec.DecodeError as exc:
+        raise Rejected(f"not a json-file line: {exc}") from None
+    if doc.stream not in STREAMS:
+        raise Rejected(f"unexpected stream type {doc.stream!r}")
+    stamp = utc_nanos(doc.time)
+    if doc.log.endswith("\n"):
+        return Line(stamp, doc.stream, doc.log[:-1], False)
+    return Line(stamp, doc.stream, doc.log, True)
+
+
+def pod_fields(path: str) -> dict[str, Any]:
+    """The pod of a ``/var/log/pods/<ns>_<pod>_<uid>/<container>/<n>.log`` path (rotated
+    names too), or {} when the path is not of that shape."""
+    parts = PurePosixPath(path).parts
+    if len(parts) < 3:
+        return {}
+    restart = _LOG_NAME.fullmatch(parts[-1])
+    pieces = parts[-3].split("_")
+    if restart is None or len(pieces) != 3 or not all(pieces):
+        return {}
+    namespace, pod, uid = pieces  # "_" occurs in none of them (DNS-1123, UIDs)
+    return {
+        "namespace": namespace,
+        "pod": pod,
+        "uid": uid,
+        "container": parts[-2],
+        "restart": int(restart[1]),
+    }
+
+
+class _Pending:
+    __slots__ = ("chunks", "first", "pod", "size", "tag_missing", "truncated")
+
+    def __init__(self, first: Line, pod: dict[str, Any]) -> None:
+        self.first = first
+        self.pod = pod
+        self.chunks: list[str] = []
+        self.size = 0
+        self.truncated = False
+        self.tag_missing = False
+
+    def add(self, line: Line) -> None:
+        self.tag_missing |= line.tag_missing
+        room = MAX_MERGED - self.size
+        if len(line.content) > room:
+            self.chunks.append(line.content[: max(room, 0)])
+            self.size = MAX_MERGED
+            self.truncated = True
+            return
+        self.chunks.append(line.content)
+        self.size += len(line.content)
+
+
+class Reassembler:
+    """Joins fragments per key, in order: a record is emitted when its line completes;
+    :meth:`flush` emits the unfinished ones (``partial: true``) in the order they began."""
+
+    def __init__(self) -> None:
+        self._pending: dict[tuple[Any, ...], _Pending] = {}
+
+    def add(self, line: Line, pod: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
+        pod = pod or {}
+        key = (pod.get("uid"), pod.get("container"), pod.get("restart"), line.stream)
+        pending = self._pending.get(key)
+        if pending is None:
+            pending = _Pending(line, pod)
+            if line.partial:
+                self._pending[key] = pending
+        pending.add(line)
+        if not line.partial:
+            self._pending.pop(key, None)
+            yield _record(pending, partial=False)
+
+    def flush(self) -> Iterator[dict[str, Any]]:
+        pending, self._pending = self._pending, {}
+        for buffered in pending.values():
+            yield _record(buffered, partial=True)
+
+    def pending(self) -> int:
+        return len(self._pending)
+
+
+def _record(pending: _Pending, *, partial: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "time": pending.first.time,
+        "stream": pending.first.stream,
+        "message": "".join(pending.chunks),
+    }
+    if partial:
+        out["partial"] = True
+    if pending.tag_missing:
+        out["tag_missing"] = True
+    if pending.truncated:
+        out["truncated"] = True
+    out.update(pending.pod)
+    return out

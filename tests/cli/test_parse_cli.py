@@ -1,0 +1,61 @@
+"""kubetrail parse from the outside: records alone on stdout, rejects and the summary apart."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+
+from kubetrail.cli import main
+
+
+@pytest.fixture
+def pod_dir(tmp_path: Path) -> Path:
+    d = tmp_path / "var/log/pods/prod_db-0_5c2a0b7e-2222-4c3e-9a8b-2b1c7d0e9f00/postgres"
+    d.mkdir(parents=True)
+    return d
+
+
+def test_cri_across_rotation_with_rejects(
+    pod_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with gzip.open(pod_dir / "0.log.20261203-100000.gz", "wt") as fh:
+        fh.write("2026-12-03T10:00:00Z stdout F rotated away\n")
+    (pod_dir / "0.log.20261203-110000").write_text(
+        "2026-12-03T11:00:00Z stdout P begins in the old file, \ngarbage\n"
+    )
+    (pod_dir / "0.log").write_text("2026-12-03T11:00:01Z stdout F ends in the new one\n")
+    paths = [
+        str(pod_dir / n) for n in ("0.log.20261203-100000.gz", "0.log.20261203-110000", "0.log")
+    ]
+    assert main(["parse", "--as", "cri", *paths]) == 0
+    out, err = capsys.readouterr()
+    records = [json.loads(line) for line in out.splitlines()]
+    assert [r["message"] for r in records] == [
+        "rotated away",
+        "begins in the old file, ends in the new one",
+    ]
+    assert records[1]["time"] == "2026-12-03T11:00:00.000000000Z"
+    assert records[1]["namespace"] == "prod"
+    assert records[1]["container"] == "postgres"
+    assert "0.log.20261203-110000:2: unexpected timestamp format" in err
+    assert "4 lines: 2 records, 1 rejected" in err
+
+
+def test_rejects_to_a_file_and_klog_from_stdin(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+    import sys
+
+    data = b'I1203 10:15:00.123456 7 a.go:1] "hi" k="v"\nnope\n'
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data)))
+    rejects = tmp_path / "rejects.jsonl"
+    assert main(["parse", "--as", "klog", "-", "--rejects", str(rejects)]) == 0
+    out, err = capsys.readouterr()
+    assert [json.loads(line)["kv"] for line in out.splitlines()] == [{"k": "v"}]
+    assert json.loads(rejects.read_text()) == {"file": "-", "line": 2, "reason": "not a klog line"}
+    assert "nope" not in err
+    assert "2 lines: 1 records, 1 rejected" in err
