@@ -59,3 +59,25 @@ def test_rejects_to_a_file_and_klog_from_stdin(
     assert json.loads(rejects.read_text()) == {"file": "-", "line": 2, "reason": "not a klog line"}
     assert "nope" not in err
     assert "2 lines: 1 records, 1 rejected" in err
+
+
+def test_events_once_each_from_a_list(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    event = {"kind": "Event", "metadata": {"uid": "u1", "name": "a", "namespace": "n"},
+             "message": "m", "count": 2}  # fmt: skip
+    doc = {"kind": "EventList", "items": [event, event]}
+    path = tmp_path / "events.json"
+    path.write_text(json.dumps(doc, indent=2))  # one pretty-printed document
+    assert main(["parse", "--as", "event", str(path)]) == 0
+    out, _ = capsys.readouterr()
+    assert [json.loads(line)["occurrence_key"] for line in out.splitlines()] == ["u1:2"]
+
+
+def test_syslog_options(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "syslog"
+    path.write_text('Dec 31 23:59:59 node-1 kubelet[1]: I1231 23:59:59.000001 1 a.go:1] "x"\n')
+    args = ["parse", "--as", "syslog", str(path), "--reference-time", "2027-01-01T00:00:00Z"]
+    assert main(args) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["time"] == "2026-12-31T23:59:59.000000Z"
+    assert record["klog"]["message"] == "x"
+    assert main([*args, "--timezone", "Mars/Olympus"]) == 2

@@ -212,7 +212,7 @@ def parse_json(line: str) -> dict[str, Any]:
     }
 
 
-_CONTINUATION: Final = re.compile(r"\t.*| >( .*)?", re.DOTALL)
+CONTINUATION: Final = re.compile(r"\t.*| >( .*)?", re.DOTALL)
 # The four lines a klog file starts with (klog_file.go).
 _FILE_HEADER: Final = re.compile(
     r"(Log file created at: |Running on machine: |Binary: |Log line format: ).*"
@@ -245,7 +245,7 @@ def records(lines: Iterable[tuple[int, str]]) -> Iterator[tuple[int, dict[str, A
         elif _HEADER.match(line.strip()):
             yield from finish()
             held = (number, [line])
-        elif held is not None and _CONTINUATION.fullmatch(line):
+        elif held is not None and CONTINUATION.fullmatch(line):
             held[1].append(line)
         else:  # not a record nor a continuation: it also ends the record before it
             yield from finish()
