@@ -81,3 +81,23 @@ def test_syslog_options(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert record["time"] == "2026-12-31T23:59:59.000000Z"
     assert record["klog"]["message"] == "x"
     assert main([*args, "--timezone", "Mars/Olympus"]) == 2
+
+
+def test_cloud_envelopes(corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    elastic = corpus / "upstream" / "elastic-integrations"
+    assert main(["parse", "--as", "gke", str(elastic / "test-audit.log")]) == 0
+    out, err = capsys.readouterr()
+    (gke,) = [json.loads(line) for line in out.splitlines()]
+    assert gke["envelope"] == "gke"
+    assert gke["event"]["apiVersion"] == "audit.k8s.io/v1"
+    assert "not a GKE envelope" in err  # the file's plain and AKS lines
+    # An AKS event routed to both kube-audit and kube-audit-admin is emitted once.
+    record = json.loads((elastic / "test-kube-audit.log").read_text().splitlines()[0])
+    admin = {**record, "category": "kube-audit-admin"}
+    batch = tmp_path / "eventhub.json"
+    batch.write_text(json.dumps({"records": [record, admin]}))
+    assert main(["parse", "--as", "aks", str(batch)]) == 0
+    out, _ = capsys.readouterr()
+    events = [json.loads(line)["event"] for line in out.splitlines()]
+    assert len(events) == 1
+    assert events[0]["auditID"] == "ad26f7bc-f1c6-4097-90f1-e0924e12f257"
