@@ -135,6 +135,7 @@ def test_bench_simulate_quick(corpus: Path) -> None:
         ("bench_detect.py", ["read + decode to dicts (baseline)", "detect, full pack"]),
         ("bench_detect_lake.py", ["rows the rules may fire on (baseline)", "detect --lake"]),
         ("bench_spark.py", ["Spark local[*] start-up", "top --by user", "spark/duckdb"]),
+        ("bench_layers.py", ["split-and-join loop (baseline)", "CRI parse + reassembly"]),
     ],
 )
 def test_bench_lake_quick(script: str, figures: list[str]) -> None:

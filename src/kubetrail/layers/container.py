@@ -15,6 +15,7 @@ parseDockerJSONLog), containerd ``internal/cri/io/logger.go``, moby ``jsonlog``.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -36,9 +37,29 @@ class Rejected(Exception):
     """A line that is not of the format; the message is the reason."""
 
 
+# What runtimes write in UTC (containerd's RFC3339Nano; kubelet's fixed form): checked by one
+# regex, the date's validity remembered (a file holds few dates), nothing converted.
+_UTC: Final = re.compile(r"(\d{4}-\d\d-\d\d)T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.(\d{1,9}))?Z")
+
+
+@functools.lru_cache(maxsize=4096)  # a pure function of its text: a file holds few dates
+def _valid_date(text: str) -> bool:
+    try:
+        datetime.strptime(text, "%Y-%m-%d")
+    except ValueError:
+        return False
+    return True
+
+
 def utc_nanos(text: str) -> str:
     """An RFC 3339 time (1 to 9 fraction digits, ``Z`` or an offset, any case of ``T``/``Z``)
     in UTC with 9 fraction digits; Rejected otherwise."""
+    fast = _UTC.fullmatch(text)
+    if fast is not None and _valid_date(fast[1]):
+        fraction = fast[2]
+        if fraction is None:
+            return text[:-1] + ".000000000Z"
+        return text[:20] + fraction.ljust(9, "0") + "Z"
     match = _TIME.fullmatch(text)
     if match is None:
         raise Rejected("unexpected timestamp format")
@@ -71,22 +92,20 @@ class Line(msgspec.Struct, frozen=True):
 
 def parse_cri(line: str) -> Line:
     """One CRI line (its terminator removed): ``<time> <stream> <tag> <content>``."""
-    time, sep, rest = line.partition(" ")
-    if not sep:
-        raise Rejected("unexpected timestamp format" if not _TIME.fullmatch(time) else "no stream")
-    stamp = utc_nanos(time)
-    stream, sep, rest = rest.partition(" ")
-    if stream not in STREAMS:
+    parts = line.split(" ", 3)
+    stamp = utc_nanos(parts[0])
+    if len(parts) < 2 or parts[1] not in STREAMS:
+        stream = parts[1] if len(parts) > 1 else ""
         raise Rejected(f"unexpected stream type {stream!r}")
-    if not sep:
+    if len(parts) < 3:
         raise Rejected("log tag is not found")
-    tag, sep, content = rest.partition(" ")
-    first = tag.split(":", 1)[0]
-    if first in ("P", "F"):
-        return Line(stamp, stream, content, first == "P")
+    tag = parts[2]
+    if tag == "F" or tag == "P" or tag[:2] in ("F:", "P:"):
+        return Line(stamp, parts[1], parts[3] if len(parts) > 3 else "", tag[0] == "P")
     # No tag: the whole remainder is a full line's content (Alloy-compatible; no runtime
     # writes this).
-    return Line(stamp, stream, rest, False, tag_missing=True)
+    rest = line[len(parts[0]) + len(parts[1]) + 2 :]
+    return Line(stamp, parts[1], rest, False, tag_missing=True)
 
 
 class _DockerLine(msgspec.Struct):
@@ -163,18 +182,31 @@ class Reassembler:
     def __init__(self) -> None:
         self._pending: dict[tuple[Any, ...], _Pending] = {}
 
-    def add(self, line: Line, pod: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
+    def add(self, line: Line, pod: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """The records ``line`` completes (none, or one)."""
         pod = pod or {}
         key = (pod.get("uid"), pod.get("container"), pod.get("restart"), line.stream)
         pending = self._pending.get(key)
         if pending is None:
-            pending = _Pending(line, pod)
-            if line.partial:
-                self._pending[key] = pending
+            if not line.partial:  # a whole line on its own: the common case
+                out: dict[str, Any] = {
+                    "time": line.time,
+                    "stream": line.stream,
+                    "message": line.content,
+                }
+                if line.tag_missing:
+                    out["tag_missing"] = True
+                if len(line.content) > MAX_MERGED:
+                    out["message"] = line.content[:MAX_MERGED]
+                    out["truncated"] = True
+                out.update(pod)
+                return [out]
+            pending = self._pending[key] = _Pending(line, pod)
         pending.add(line)
-        if not line.partial:
-            self._pending.pop(key, None)
-            yield _record(pending, partial=False)
+        if line.partial:
+            return []
+        del self._pending[key]
+        return [_record(pending, partial=False)]
 
     def flush(self) -> Iterator[dict[str, Any]]:
         pending, self._pending = self._pending, {}

@@ -43,6 +43,12 @@ _ESCAPES: Final = {
 }
 _json: Final = json.JSONDecoder()
 _WIDTH: Final = {"u": 4, "U": 8}
+_PLAIN_QUOTED: Final = re.compile(r'"([^"\\\n]*)"')
+# The common pair, read by one regex (the general grammar below reads every other one).
+_SIMPLE_PAIR: Final = re.compile(
+    r' ([^\s="]+)=(?:"([^"\\\n]*)"|(-?(?:0|[1-9]\d{0,17})|true|false|null))(?= |\Z)'
+)
+_SCALARS: Final = {"true": True, "false": False, "null": None}
 _HEX: Final = {e: re.compile(f"[0-9a-fA-F]{{{n}}}") for e, n in _WIDTH.items()}
 
 
@@ -56,6 +62,9 @@ def go_unquote(text: str, start: int) -> tuple[str, int]:
     ValueError if it is not one."""
     if text[start : start + 1] != '"':
         raise ValueError("not a quoted string")
+    plain = _PLAIN_QUOTED.match(text, start)
+    if plain is not None:  # no escape: the common case, taken as it is
+        return plain[1], plain.end()
     out = bytearray()
     i = start + 1
     while i < len(text):
@@ -113,20 +122,31 @@ def parse_pairs(text: str) -> tuple[dict[str, Any], str | None, str | None]:
     kv: dict[str, Any] = {}
     i = 0
     while i < len(text):
+        fast = _SIMPLE_PAIR.match(text, i)
+        if fast is not None:  # key="plain" or key=<integer|true|false|null>: most pairs
+            key, quoted, scalar = fast.groups()
+            kv.pop(key, None)
+            if quoted is not None:
+                kv[key] = quoted
+            else:
+                kv[key] = _SCALARS[scalar] if scalar in _SCALARS else int(scalar)
+            i = fast.end()
+            continue
         if text[i] != " ":
             return kv, text[i:], f"expected a space at {i}"
         token_end = text.find(" ", i + 1)
         token_end = len(text) if token_end == -1 else token_end
         found = None
-        for eq in (m.start() for m in re.finditer("=", text[i + 1 : token_end])):
-            key = text[i + 1 : i + 1 + eq]
-            if not key:
-                continue
-            try:
-                found = key, *_value(text, i + 2 + eq)
-                break
-            except ValueError:
-                continue
+        eq = text.find("=", i + 1, token_end)
+        while eq != -1:
+            key = text[i + 1 : eq]
+            if key:
+                try:
+                    found = key, *_value(text, eq + 1)
+                    break
+                except ValueError:
+                    pass
+            eq = text.find("=", eq + 1, token_end)
         if found is None:  # the bare-token fallback: key=rest-of-token
             token = text[i + 1 : token_end]
             key, eq_sign, bare = token.partition("=")
@@ -222,33 +242,38 @@ _FILE_HEADER: Final = re.compile(
 def records(lines: Iterable[tuple[int, str]]) -> Iterator[tuple[int, dict[str, Any] | Rejected]]:
     """(line number, record or Rejected) for numbered lines of one source: text records with
     their continuation lines joined, JSON lines as they are; klog's file header skipped."""
-    held: tuple[int, list[str]] | None = None
-
-    def finish() -> Iterator[tuple[int, dict[str, Any] | Rejected]]:
-        if held is not None:
-            number, parts = held
-            try:
-                yield number, parse_text("\n".join(parts))
-            except Rejected as exc:
-                yield number, exc
-
+    held_number = 0
+    held: list[str] | None = None
     for number, line in lines:
-        if not line.strip() or _FILE_HEADER.fullmatch(line):
+        if (
+            held is not None
+            and (line[:1] == "\t" or line[:2] == " >")
+            and CONTINUATION.fullmatch(line)
+            and not _HEADER.match(line.strip())
+        ):
+            held.append(line)
             continue
-        if line.lstrip().startswith("{"):
-            yield from finish()
+        stripped = line.strip()
+        header = _HEADER.match(stripped)
+        if held is not None:  # the record before is complete
+            try:
+                yield held_number, parse_text(held[0] if len(held) == 1 else "\n".join(held))
+            except Rejected as exc:
+                yield held_number, exc
             held = None
+        if header is not None:
+            held_number, held = number, [stripped]
+        elif not stripped or _FILE_HEADER.fullmatch(line):
+            continue
+        elif stripped.startswith("{"):
             try:
                 yield number, parse_json(line)
             except Rejected as exc:
                 yield number, exc
-        elif _HEADER.match(line.strip()):
-            yield from finish()
-            held = (number, [line])
-        elif held is not None and CONTINUATION.fullmatch(line):
-            held[1].append(line)
-        else:  # not a record nor a continuation: it also ends the record before it
-            yield from finish()
-            held = None
+        else:
             yield number, Rejected("not a klog line")
-    yield from finish()
+    if held is not None:
+        try:
+            yield held_number, parse_text(held[0] if len(held) == 1 else "\n".join(held))
+        except Rejected as exc:
+            yield held_number, exc
