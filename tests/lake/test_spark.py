@@ -211,9 +211,9 @@ def test_partition_columns_are_typed_not_inferred(engines: tuple[Engine, Engine]
     [
         ("DROP VIEW events", "read-only"),
         ("SELECT 1; SELECT 2", "exactly one"),
-        ("SELECT * FROM read_parquet('/etc/x.parquet')", "only the views"),
-        ('SELECT * FROM parquet."/etc"', "only the views"),
-        ("SELECT * FROM other_table", "only the views"),
+        ("SELECT * FROM read_parquet('/etc/x.parquet')", "only the lake's views"),
+        ('SELECT * FROM parquet."/etc"', "only the lake's views"),
+        ("SELECT * FROM other_table", "only the lake's views"),
         ("SELECT reflect('java.lang.System', 'exit', '0')", "reflect.. is not allowed"),
         ("SELECT * FROM events QUALIFY row_number() OVER () = 1", "in a subquery"),
     ],
@@ -329,3 +329,32 @@ def test_prune_through_spark_deletes_what_the_lake_deletes(
     assert any(p.startswith("cluster=ops 1/") for p in deleted)
     assert _tree(other.root) == _tree(lake.root)  # files, manifest entries, empty dirs
     assert other.verify()[1] == []
+
+
+def test_the_other_layers_tables_read_the_same(spark: Any, tmp_path: Path) -> None:
+    from kubetrail.layers.collect import ingest
+
+    pod = tmp_path / "pods/default_web-1_u-1/nginx"
+    pod.mkdir(parents=True)
+    (pod / "0.log").write_text(
+        "2026-12-03T10:00:00.123456789Z stdout P a \n2026-12-03T10:00:01Z stderr F err\n"
+        "2026-12-03T10:00:02Z stdout F b\n"
+    )
+    lake = Lake(tmp_path / "lake", create=True)
+    ingest(lake, "container", [str(tmp_path / "pods")], cluster="0042", now=NOW)
+    duck, sparkling = DuckDBEngine(lake), SparkEngine(lake, session=spark)
+    try:
+        for sql in (
+            "SELECT * FROM container_logs ORDER BY time, stream",
+            "SELECT count(*) AS n FROM component_logs",  # no files: typed and empty
+            "SELECT * FROM k8s_events",
+        ):
+            assert records(duck.query(sql)) == records(sparkling.query(sql))
+        rows = records(duck.query("SELECT message, cluster FROM container_logs ORDER BY time"))
+        assert rows == [
+            {"message": "a b", "cluster": "0042"},
+            {"message": "err", "cluster": "0042"},
+        ]
+    finally:
+        duck.close()
+        sparkling.close()

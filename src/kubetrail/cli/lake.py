@@ -103,6 +103,15 @@ def _now() -> Any:
     help="Store Secret data, tokens and last-applied annotations as recorded (default: "
     "replaced by keyed-hash markers before anything is written).",
 )
+@click.option(
+    "--layer",
+    type=click.Choice(["audit", "container", "component", "events"]),
+    default="audit",
+    show_default=True,
+    help="container: /var/log/pods (CRI or Docker json-file) into container_logs; "
+    "component: klog, journalctl -o json or syslog lines into component_logs; events: "
+    "Kubernetes Events (kubectl get events -o json, JSON lines) into k8s_events.",
+)
 @click.option("--format", "-o", "fmt", type=click.Choice(["text", "json"]), default="text")
 def ingest(
     paths: tuple[str, ...],
@@ -110,6 +119,7 @@ def ingest(
     cluster: str | None,
     apiserver: str | None,
     keep_secrets: bool,
+    layer: str,
     fmt: str,
 ) -> int:
     """Load audit logs into the lake (created if missing).
@@ -136,6 +146,8 @@ def ingest(
     from kubetrail.ingest.pipeline import Ingestor
     from kubetrail.ingest.read import ReadReport, expand_paths, read_lines
 
+    if layer != "audit":
+        return _ingest_layer(paths, lake, cluster, layer, fmt)
     files = expand_paths(paths)
     store = resolve_lake(lake, create=True)
     ingestor = Ingestor(
@@ -190,6 +202,39 @@ def _bytes(n: int) -> str:
     return human_bytes(n)
 
 
+def _ingest_layer(
+    paths: tuple[str, ...], lake: str | None, cluster: str | None, layer: str, fmt: str
+) -> int:
+    import msgspec
+
+    from kubetrail.errors import InputError
+    from kubetrail.layers.collect import LAYERS
+    from kubetrail.layers.collect import ingest as collect
+
+    store = resolve_lake(lake, create=True)
+    report = collect(store, layer, paths, cluster=resolve_cluster(cluster), now=_now())
+    stats = report.stats
+    if fmt == "json":
+        doc = msgspec.to_builtins(report)
+        doc["rejected"] = [{"file": f, "line": n, "reason": r} for f, n, r in report.rejected]
+        click.echo(json.dumps(doc, indent=2))
+    else:
+        for path, number, reason in report.rejected[:20]:
+            click.echo(f"{path}:{number}: {reason}", err=True)
+        if len(report.rejected) > 20:
+            click.echo(f"… and {len(report.rejected) - 20:,} more rejected lines", err=True)
+        click.echo(
+            f"{report.lines:,} lines: {report.records:,} records, {len(report.rejected):,} "
+            f"rejected; {stats.written:,} stored in {LAYERS[layer]} ({stats.files} file(s)), "
+            f"{stats.duplicates:,} already stored"
+            + (f", {stats.no_time:,} without a time" if stats.no_time else ""),
+            err=True,
+        )
+    if not report.records and not report.rejected:
+        raise InputError(f"no {layer} records in {', '.join(paths)}")
+    return 0
+
+
 def _progress(files: list[str]) -> Any:
     """A one-line progress display on a terminal, or None."""
     if not sys.stderr.isatty():
@@ -242,6 +287,8 @@ def sql(
     response_object (JSON text, secrets redacted), apiserver, source, envelope,
     ingested_at, event_hash, event_bytes, and the partitions cluster, date, hour.
     Events a receiver acknowledged but has not yet written to Parquet are included.
+    The other layers (kubetrail ingest --layer) are the views container_logs,
+    component_logs and k8s_events (docs/layers.md).
 
     The session time zone is UTC; json/jsonl write timestamps as RFC 3339 UTC with
     microseconds.

@@ -1,6 +1,7 @@
 """Query engines over the lake, behind one small Protocol. DuckDB is the embedded one.
 
-Every engine exposes the same two views:
+Every engine exposes the same two views of audit events (and one per table of the other
+layers — ``container_logs``, ``component_logs``, ``k8s_events``: kubetrail.lake.tables):
 
 * ``raw_events``: every stored row — Parquet files plus the write-ahead log of receivers —
   with the hive partition columns ``cluster`` (text), ``date`` (DATE) and ``hour`` (INTEGER);
@@ -32,6 +33,9 @@ from kubetrail.lake.schema import (
     staging_columns_sql,
 )
 from kubetrail.lake.store import DATA_GLOB, Lake
+from kubetrail.lake.tables import TABLES, empty_select
+from kubetrail.lake.tables import files as table_files
+from kubetrail.lake.tables import glob as table_glob
 
 DEDUP_KEY: Final = ("cluster", "audit_id", "stage", "stage_at", "event_hash")
 
@@ -109,6 +113,16 @@ class DuckDBEngine:
         union = " UNION ALL BY NAME ".join(f"({p})" for p in parts)
         self.con.execute(f"CREATE VIEW raw_events AS {union}")
         self.con.execute(f"CREATE VIEW events AS {dedup_sql('raw_events')}")
+        # The other layers' tables (kubetrail.lake.tables), typed even when empty.
+        for table in TABLES.values():
+            if table_files(lake, table.name):
+                source = (
+                    f"SELECT * FROM read_parquet({_sql_str(root + '/' + table_glob(table.name))}, "
+                    f"hive_partitioning = true, hive_types = {{{types}}}, union_by_name = true)"
+                )
+            else:
+                source = empty_select(table, list(PARTITION_TYPES.items()))
+            self.con.execute(f"CREATE VIEW {table.name} AS {source}")
         # From here on the session may read the lake and nothing else, and cannot undo that.
         self.con.execute(f"SET allowed_directories = [{_sql_str(root)}]")
         self.con.execute("SET enable_external_access = false")

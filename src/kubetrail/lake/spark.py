@@ -36,12 +36,14 @@ from kubetrail.errors import InputError, UsageError
 from kubetrail.lake.engine import Result, dedup_sql
 from kubetrail.lake.schema import COLUMNS, PARTITION_TYPES, STAGING_COLUMNS
 from kubetrail.lake.store import DATA_GLOB, Lake
+from kubetrail.lake.tables import TABLES
+from kubetrail.lake.tables import glob as table_glob
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
 DEFAULT_MASTER: Final = "local[*]"
-VIEWS: Final = frozenset({"events", "raw_events"})
+VIEWS: Final = frozenset({"events", "raw_events", *TABLES})
 # Functions that call into the JVM: never in user SQL.
 _DENIED_FUNCTIONS: Final = frozenset({"reflect", "java_method", "try_reflect"})
 
@@ -130,7 +132,9 @@ def transpile(sql: str, *, user: bool = False) -> str:
         for table in tree.find_all(exp.Table):
             if table.db or table.catalog or table.name not in VIEWS | ctes:
                 shown = table.sql("duckdb")
-                raise UsageError(f"SQL: {shown}: only the views events and raw_events can be read")
+                raise UsageError(
+                    f"SQL: {shown}: only the lake's views can be read ({', '.join(sorted(VIEWS))})"
+                )
         if tree.find(exp.Qualify) is not None:
             # sqlglot rewrites QUALIFY as a subquery whose `SELECT *` gains the window's
             # column: the answer would differ from DuckDB's, so say how to write it instead.
@@ -329,6 +333,18 @@ class SparkEngine:
         raw = self._raw_events()
         raw.createOrReplaceTempView("raw_events")
         self.session.sql(transpile(dedup_sql("raw_events"))).createOrReplaceTempView("events")
+        for table in TABLES.values():
+            fields = [*table.columns, *PARTITION_TYPES.items()]
+            ddl = ", ".join(f"`{n}` {spark_type(d)}" for n, d in fields)
+            frame = self.session.createDataFrame([], ddl)
+            if self.lake is None or self.lake.root.joinpath("tables", table.name).is_dir():
+                table_root = f"{self.root}/tables/{table.name}"
+                reader = self.session.read.schema(ddl).option("basePath", table_root)
+                found = self._optional(
+                    lambda r=reader, t=table.name: r.parquet(f"{self.root}/{table_glob(t)}")
+                )
+                frame = found if found is not None else frame
+            frame.createOrReplaceTempView(table.name)
 
     def _raw_events(self) -> DataFrame:
         session = self.session

@@ -1,0 +1,128 @@
+"""Collecting the other layers into the lake's tables (``kubetrail ingest --layer``)."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, tzinfo
+from pathlib import Path
+from typing import Any, Final
+
+import msgspec
+
+from kubetrail.errors import InputError, UsageError
+from kubetrail.lake import tables
+from kubetrail.lake.store import Lake
+from kubetrail.layers.read import Item, Reader, file_lines, sniff
+
+LAYERS: Final = {
+    "container": "container_logs",
+    "component": "component_logs",
+    "events": "k8s_events",
+}
+_BATCH: Final = 50_000
+_ROTATED: Final = re.compile(r"(\d+)\.log(?:\.(\d{8}-\d{6}))?(\.gz)?")
+
+
+class LayerReport(msgspec.Struct):
+    lines: int = 0
+    records: int = 0
+    rejected: list[tuple[str, int, str]] = []
+    stats: tables.WriteStats = msgspec.field(default_factory=tables.WriteStats)
+
+
+def container_files(paths: Sequence[str]) -> list[str]:
+    """Container log files, a container's oldest first: each path as given, or for a
+    directory (``/var/log/pods``, a pod's, a container's) every ``<n>.log`` with its rotated
+    siblings (``<n>.log.<time>[.gz]``; ``.tmp`` files are compressions in progress)."""
+    out: list[str] = []
+    for path in paths:
+        if path == "-" or not os.path.isdir(path):
+            if path != "-" and not os.path.exists(path):
+                raise InputError("no such file or directory", path=path)
+            out.append(path)
+            continue
+        found = []
+        for file in Path(path).rglob("*"):
+            match = _ROTATED.fullmatch(file.name)
+            if match is None or not file.is_file():
+                continue
+            restart, stamp = int(match[1]), match[2]
+            # Rotated copies before the live file; restarts in order.
+            found.append((str(file.parent), restart, stamp is None, stamp or "", str(file)))
+        out += [f for *_, f in sorted(found)]
+    return out
+
+
+def ingest(
+    lake: Lake,
+    layer: str,
+    paths: Sequence[str],
+    *,
+    cluster: str,
+    now: datetime,
+    reference: datetime | None = None,
+    zone: tzinfo = UTC,
+    progress: Callable[[int], None] | None = None,
+) -> LayerReport:
+    """Read ``paths`` of one layer and store their records in its table, each once."""
+    if layer not in LAYERS:
+        raise UsageError(f"--layer {layer!r}: give audit, {', '.join(LAYERS)}")
+    table = LAYERS[layer]
+    reader = Reader(reference=reference or now, zone=zone)
+    report = LayerReport()
+    batch: list[dict[str, Any]] = []
+
+    def flush() -> None:
+        tables.write(lake, table, batch, cluster=cluster, now=now, stats=report.stats)
+        batch.clear()
+        if progress is not None:
+            progress(report.records)
+
+    def take(items: Any, to_row: Callable[[dict[str, Any], str], dict[str, Any]]) -> None:
+        for item in items:
+            assert isinstance(item, Item)
+            if item.record is None:
+                report.rejected.append((item.path, item.line, str(item.reason)))
+                continue
+            report.records += 1
+            batch.append(to_row(item.record, f"{item.path}:{item.line}"))
+            if len(batch) >= _BATCH:
+                flush()
+
+    if layer == "container":
+        files = container_files(paths)
+        for fmt, group in _by_format(files):
+            take(reader.items(fmt, group), tables.container_row)
+    elif layer == "events":
+        take(reader.items("event", list(paths)), tables.event_row)
+    else:
+        for path in paths:
+            fmt = "klog" if path == "-" else sniff(path)
+
+            def row(record: dict[str, Any], source: str, fmt: str = fmt) -> dict[str, Any]:
+                return tables.component_row(
+                    record, fmt, source, reference=reader.reference, zone=zone
+                )
+
+            take(reader.items(fmt, [path]), row)
+    flush()
+    report.lines = reader.lines
+    return report
+
+
+def _by_format(files: list[str]) -> list[tuple[str, list[str]]]:
+    """Runs of files in one format (CRI, or Docker json-file by its first character)."""
+    runs: list[tuple[str, list[str]]] = []
+    for path in files:
+        fmt = "cri"
+        if path != "-":
+            for _, line in file_lines(path):
+                fmt = "docker" if line.lstrip().startswith("{") else "cri"
+                break
+        if runs and runs[-1][0] == fmt:
+            runs[-1][1].append(path)
+        else:
+            runs.append((fmt, [path]))
+    return runs
