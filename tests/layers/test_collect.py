@@ -117,7 +117,7 @@ def test_component_logs_and_events_through_the_cli(
     assert rows == [
         {"format": "journald", "severity": "E", "ident": "kubelet", "file": "pod_workers.go",
          "kv": '{"err": "crash", "pod": "default/web-1"}', "year_inferred": False},
-        {"format": "klog", "severity": "I", "ident": None, "file": "handler.go",
+        {"format": "klog", "severity": "I", "ident": "kube-apiserver", "file": "handler.go",
          "kv": '{"verb": "GET"}', "year_inferred": True},
     ]  # fmt: skip
     assert main(["sql", "--lake", str(lake), "-o", "json", "SELECT * FROM k8s_events"]) == 0

@@ -218,9 +218,21 @@ def _duration(seconds: float) -> str:
 @click.option(
     "--limit", type=click.IntRange(1), default=10_000, show_default=True, help="At most this many."
 )
+@click.option(
+    "--verbose",
+    "-v",
+    is_flag=True,
+    help="Every container log line (by default more than 3 a minute are counted).",
+)
 @_FORMAT
-def timeline(lake: str | None, obj: str | None, gap: str, limit: int, fmt: str, **kw: Any) -> int:
+def timeline(
+    lake: str | None, obj: str | None, gap: str, limit: int, verbose: bool, fmt: str, **kw: Any
+) -> int:
     """The story of one identity or one object, oldest first, minute by minute.
+
+    With the other layers in the lake (kubetrail ingest --layer), the object's
+    Events, its containers' log lines and the component log lines that name it
+    (pod="default/web-1") are merged in, each marked by its layer.
 
     \b
     Examples:
@@ -244,11 +256,28 @@ def timeline(lake: str | None, obj: str | None, gap: str, limit: int, fmt: str, 
         raise UsageError("give --user NAME or --object RESOURCE/[NAMESPACE/]NAME")
     epoch = datetime(2000, 1, 1, tzinfo=UTC)
     quiet = epoch - parse_time(gap, epoch, flag="--gap")
+    from kubetrail.layers.story import merge, other_layers
+
+    now = _now()
+    since = parse_time(filters.since, now) if filters.since else None
+    until = parse_time(filters.until, now, flag="--until") if filters.until else None
     engine = _engine(lake, kw)
     try:
-        minutes = run_timeline(engine, filters, _now(), gap=quiet, limit=limit)
+        minutes = run_timeline(engine, filters, now, gap=quiet, limit=limit)
+        entries = other_layers(
+            engine,
+            obj=obj,
+            user=None if obj else (filters.user or filters.actor),
+            since=since,
+            until=until,
+            verbose=verbose,
+            limit=limit,
+        )
     finally:
         engine.close()
+    if entries:  # (without them, the output is the audit timeline's, unchanged)
+        _render_story(merge(minutes, entries, quiet), fmt)
+        return 0
     if fmt in ("json", "jsonl"):
         docs = [msgspec.to_builtins(m) for m in minutes]
         if fmt == "json":
@@ -273,6 +302,34 @@ def timeline(lake: str | None, obj: str | None, gap: str, limit: int, fmt: str, 
     if not minutes:
         _none_found(filters, engine)
     return 0
+
+
+_MARKS = {"event": "Event", "container": "log", "component": "component"}
+
+
+def _render_story(minutes: list[Any], fmt: str) -> None:
+    import msgspec
+
+    from kubetrail.query.sentences import sentence
+
+    if fmt in ("json", "jsonl"):
+        docs = [msgspec.to_builtins(m) for m in minutes]
+        if fmt == "json":
+            sys.stdout.write(json.dumps(docs, ensure_ascii=False) + "\n")
+        else:
+            for doc in docs:
+                sys.stdout.write(json.dumps(doc, ensure_ascii=False) + "\n")
+        return
+    for minute in minutes:
+        if minute.gap_before is not None:
+            click.echo(f"   ⋮  {_duration(minute.gap_before)} quiet")
+        click.echo(minute.start[:16].replace("T", " ") + "Z")
+        lines = [(str(e.get("received_at")), "audit", sentence(e, with_time=False))
+                 for e in minute.events]  # fmt: skip
+        lines += [(e.time, e.layer, e.text) for e in minute.layers]
+        for when, layer, text in sorted(lines, key=lambda x: x[0]):
+            mark = "" if layer == "audit" else f"[{_MARKS[layer]}] "
+            click.echo(f"  {when[11:19]}  {mark}{text}")
 
 
 @click.command()

@@ -274,7 +274,10 @@ def component_row(
             str(record.get("time")), reference, zone
         )
         inferred = record.get("time_rfc3339") is None
-        host, ident, pid = None, None, record.get("thread")
+        # klog names its files <program>.<host>.<user>.log…: the program is the component.
+        name = source.rpartition(":")[0].rsplit("/", 1)[-1]
+        ident = name.split(".", 1)[0] if name and name != "-" else None
+        host, pid = None, record.get("thread")
     else:
         time = parse_time(record.get("time"))
         inferred = bool(record.get("year_inferred"))
