@@ -26,6 +26,7 @@ from kubetrail.cli.query import search, timeline, top
 from kubetrail.cli.report import report
 from kubetrail.cli.sample import sample
 from kubetrail.cli.serve import serve
+from kubetrail.cli.sidecar import sidecar
 from kubetrail.cli.simulate import simulate, volume
 from kubetrail.cli.ui import ui
 from kubetrail.errors import KubetrailError
@@ -75,6 +76,7 @@ cli.add_command(detections)
 cli.add_command(report)
 cli.add_command(ui)
 cli.add_command(parse)
+cli.add_command(sidecar)
 
 
 def main(argv: list[str] | None = None) -> int:
