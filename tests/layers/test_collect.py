@@ -134,3 +134,30 @@ def test_empty_tables_are_typed(tmp_path: Path) -> None:
         engine.close()
     assert result.rows == []
     assert result.types == ["TIMESTAMP WITH TIME ZONE", "INTEGER", "VARCHAR", "INTEGER"]
+
+
+def test_a_cat_loop_sidecar_is_stored_once_and_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shipper = tmp_path / f"pods/default_web-1_{UID}/log-shipper"
+    shipper.mkdir(parents=True)
+    lines = ["GET /a 200", "GET /b 200", "GET /c 500"]
+    text = "".join(
+        f"2026-12-03T10:00:{cycle * 30 + 1:02d}.{i:03d}Z stdout F {line}\n"
+        for cycle in range(2)
+        for i, line in enumerate(lines[: 2 + cycle])
+    )
+    (shipper / "0.log").write_text(text)  # 2 lines printed, then 3: the file grew by one
+    lake = tmp_path / "lake"
+    assert (
+        main(["ingest", "--layer", "container", str(tmp_path / "pods"), "--lake", str(lake)]) == 0
+    )
+    err = capsys.readouterr().err
+    assert "default/web-1 log-shipper (stdout): replays its file" in err
+    assert "kubetrail sidecar" in err
+    assert "2 replayed lines dropped" in err
+    rows = query(
+        Lake(lake), "SELECT message, time_is_collection_time FROM container_logs ORDER BY time"
+    )
+    assert [r["message"] for r in rows] == lines
+    assert [r["time_is_collection_time"] for r in rows] == [False, False, True]

@@ -10,6 +10,7 @@ from kubetrail.layers.container import (
     Line,
     Reassembler,
     Rejected,
+    ReplayFilter,
     parse_cri,
     parse_docker,
     pod_fields,
@@ -145,3 +146,47 @@ def test_merged_records_are_capped() -> None:
     assert len(records) == 1
     assert len(str(records[0]["message"])) == MAX_MERGED
     assert records[0]["truncated"] is True
+
+
+def _records(*bursts: tuple[int, list[str]]) -> list[dict[str, object]]:
+    """Records of one stream: (second, messages) bursts, a millisecond apart within one."""
+    out: list[dict[str, object]] = []
+    for second, messages in bursts:
+        for i, message in enumerate(messages):
+            t = f"2026-12-03T10:{second // 60:02d}:{second % 60:02d}.{i:03d}000000Z"
+            out.append(
+                {"time": t, "stream": "stdout", "message": message, "uid": "u", "container": "c"}
+            )
+    return out
+
+
+def _kept(records: list[dict[str, object]]) -> tuple[list[object], ReplayFilter]:
+    f = ReplayFilter()
+    kept = [r for record in records for r in f.add(record)] + f.flush()
+    return kept, f
+
+
+def test_a_cat_loop_sidecar_keeps_each_line_once() -> None:
+    file = [f"line {i}" for i in range(1, 7)]
+    records = _records((0, file[:3]), (30, file[:5]), (60, file[:5]), (90, file))
+    kept, f = _kept(records)
+    assert [r["message"] for r in kept] == file  # 19 lines printed, 6 kept
+    assert sum(f.dropped.values()) == 13
+    assert f.replaying() == [("u", "c", None, "stdout")]
+    assert all(r.get("time_is_collection_time") for r in kept[3:])
+    assert kept[3]["time"] == "2026-12-03T10:00:30.003000000Z"  # when cat printed it
+
+
+def test_a_truncated_file_cuts_the_history() -> None:
+    records = _records((0, ["a", "b", "c"]), (30, ["a", "b", "c", "d"]), (60, ["x", "y"]),
+                       (90, ["x", "y", "z"]))  # fmt: skip
+    kept, _ = _kept(records)
+    assert [r["message"] for r in kept] == ["a", "b", "c", "d", "x", "y", "z"]
+
+
+def test_a_repeated_single_line_is_not_a_replay() -> None:
+    records = _records(*((s, ["GET /healthz 200"]) for s in range(0, 60, 5)))
+    kept, f = _kept(records)
+    assert len(kept) == 12
+    assert f.replaying() == []
+    assert not any(r.get("time_is_collection_time") for r in kept)

@@ -223,6 +223,14 @@ def _ingest_layer(
             click.echo(f"{path}:{number}: {reason}", err=True)
         if len(report.rejected) > 20:
             click.echo(f"… and {len(report.rejected) - 20:,} more rejected lines", err=True)
+        for stream in report.replaying:
+            click.echo(
+                f"{stream}: replays its file (a cat-loop sidecar?); each line kept once, "
+                "stamped with the time it was printed — use `kubetrail sidecar` (tail -F)",
+                err=True,
+            )
+        if report.replayed:
+            click.echo(f"{report.replayed:,} replayed lines dropped", err=True)
         click.echo(
             f"{report.lines:,} lines: {report.records:,} records, {len(report.rejected):,} "
             f"rejected; {stats.written:,} stored in {LAYERS[layer]} ({stats.files} file(s)), "

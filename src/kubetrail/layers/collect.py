@@ -29,6 +29,9 @@ class LayerReport(msgspec.Struct):
     lines: int = 0
     records: int = 0
     rejected: list[tuple[str, int, str]] = []
+    # Container streams that replay their file (cat-loop sidecars) and the lines dropped.
+    replaying: list[str] = []
+    replayed: int = 0
     stats: tables.WriteStats = msgspec.field(default_factory=tables.WriteStats)
 
 
@@ -92,9 +95,24 @@ def ingest(
                 flush()
 
     if layer == "container":
-        files = container_files(paths)
-        for fmt, group in _by_format(files):
-            take(reader.items(fmt, group), tables.container_row)
+        from kubetrail.layers.container import ReplayFilter
+
+        replays = ReplayFilter()
+
+        def once(items: Any) -> Any:
+            for item in items:
+                if item.record is None:
+                    yield item
+                    continue
+                for record in replays.add(item.record):
+                    yield Item(item.path, item.line, record=record)
+            for record in replays.flush():
+                yield Item("-", 0, record=record)
+
+        for fmt, group in _by_format(container_files(paths)):
+            take(once(reader.items(fmt, group)), tables.container_row)
+        report.replaying = replays.labels()
+        report.replayed = sum(replays.dropped.values())
     elif layer == "events":
         take(reader.items("event", list(paths)), tables.event_row)
     else:

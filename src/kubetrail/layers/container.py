@@ -231,3 +231,96 @@ def _record(pending: _Pending, *, partial: bool) -> dict[str, Any]:
         out["truncated"] = True
     out.update(pending.pod)
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Cat-loop sidecars (layers-spec.md §5.3): `while true; do cat FILE; sleep 30; done` re-emits
+# the whole file every cycle. Such a stream comes in bursts (a quiet gap between them) that
+# each start with everything the stream said before.
+
+BURST_GAP: Final = timedelta(seconds=1)
+_MIN_REPLAY: Final = 2  # a burst must repeat at least this many lines to count as a replay
+_HISTORY_CAP: Final = 200_000  # lines remembered per stream (a bigger file is not repaired)
+
+
+class _Stream:
+    __slots__ = ("held", "history", "label", "last", "matching", "pos", "replaying")
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.history: list[str] = []  # the messages accepted, in order
+        self.pos = 0  # where the current burst is in the history
+        self.matching = True  # the current burst still repeats the history
+        self.held: list[dict[str, Any]] = []  # a burst's repeating start, not yet decided
+        self.last: datetime | None = None
+        self.replaying = False
+
+
+class ReplayFilter:
+    """Keeps each line of a cat-loop stream once. Per stream, a burst whose first lines
+    repeat the start of what was accepted is a replay: the repeated prefix is dropped and the
+    rest accepted (if it diverges, the file was truncated or rotated: the history is cut
+    there). A stream is only repaired once a burst has repeated at least two lines — an app
+    that logs one same line every few seconds is left alone. Records of a repaired stream
+    carry ``time_is_collection_time: true`` (their time is when ``cat`` printed them)."""
+
+    def __init__(self, gap: timedelta = BURST_GAP) -> None:
+        self.gap = gap
+        self._streams: dict[tuple[Any, ...], _Stream] = {}
+        self.dropped: dict[tuple[Any, ...], int] = {}
+
+    def add(self, record: dict[str, Any]) -> list[dict[str, Any]]:
+        """The records to keep, now that ``record`` came (in stream order)."""
+        key = (record.get("uid"), record.get("container"), record.get("restart"), record["stream"])
+        stream = self._streams.get(key)
+        if stream is None:
+            pod = "/".join(str(record[k]) for k in ("namespace", "pod") if record.get(k))
+            who = " ".join(str(p) for p in (pod, record.get("container")) if p)
+            stream = self._streams[key] = _Stream(f"{who or 'container'} ({record['stream']})")
+        when = datetime.fromisoformat(str(record["time"])[:26] + "+00:00")
+        out: list[dict[str, Any]] = []
+        if stream.last is not None and when - stream.last >= self.gap:
+            out += self._release(stream)  # the last burst ended too short to tell
+            stream.pos, stream.matching = 0, True
+        stream.last = when
+        message = record["message"]
+        if stream.matching and stream.pos < len(stream.history):
+            if stream.history[stream.pos] == message:
+                stream.pos += 1
+                if stream.replaying or stream.pos >= _MIN_REPLAY:
+                    stream.replaying = True
+                    self.dropped[key] = self.dropped.get(key, 0) + len(stream.held) + 1
+                    stream.held = []
+                else:
+                    stream.held.append(record)
+                return out
+            del stream.history[stream.pos :]  # diverged: the file was cut here
+        stream.matching = False
+        out += self._release(stream)
+        if len(stream.history) < _HISTORY_CAP:
+            stream.history.append(message)
+        stream.pos = len(stream.history)
+        out.append(self._mark(stream, record))
+        return out
+
+    def _release(self, stream: _Stream) -> list[dict[str, Any]]:
+        held, stream.held = stream.held, []
+        return [self._mark(stream, r) for r in held]
+
+    @staticmethod
+    def _mark(stream: _Stream, record: dict[str, Any]) -> dict[str, Any]:
+        return {**record, "time_is_collection_time": True} if stream.replaying else record
+
+    def flush(self) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for stream in self._streams.values():
+            out += self._release(stream)
+        return out
+
+    def replaying(self) -> list[tuple[Any, ...]]:
+        """The streams (uid, container, restart, stream) found replaying."""
+        return [k for k, s in self._streams.items() if s.replaying]
+
+    def labels(self) -> list[str]:
+        """The streams found replaying, as ``namespace/pod container (stream)``."""
+        return [s.label for s in self._streams.values() if s.replaying]
