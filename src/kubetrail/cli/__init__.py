@@ -17,6 +17,7 @@ from kubetrail.cli.coverage import coverage
 from kubetrail.cli.deploy import deploy
 from kubetrail.cli.detect import detect, detections
 from kubetrail.cli.diff import diff_command, tune
+from kubetrail.cli.events import events
 from kubetrail.cli.follow import follow
 from kubetrail.cli.lake import ingest, lake_group, sql
 from kubetrail.cli.lint import lint
@@ -77,6 +78,7 @@ cli.add_command(report)
 cli.add_command(ui)
 cli.add_command(parse)
 cli.add_command(sidecar)
+cli.add_command(events)
 
 
 def main(argv: list[str] | None = None) -> int:
