@@ -242,12 +242,9 @@ def timeline(
     """
     from datetime import UTC, datetime
 
-    import msgspec
-
     from kubetrail.errors import UsageError
     from kubetrail.query.search import object_filters, parse_time
     from kubetrail.query.search import timeline as run_timeline
-    from kubetrail.query.sentences import sentence
 
     filters = _filters(kw)
     if obj:
@@ -275,31 +272,9 @@ def timeline(
         )
     finally:
         engine.close()
-    if entries:  # (without them, the output is the audit timeline's, unchanged)
-        _render_story(merge(minutes, entries, quiet), fmt)
-        return 0
-    if fmt in ("json", "jsonl"):
-        docs = [msgspec.to_builtins(m) for m in minutes]
-        if fmt == "json":
-            sys.stdout.write(json.dumps(docs, ensure_ascii=False) + "\n")
-        else:
-            for doc in docs:
-                sys.stdout.write(json.dumps(doc, ensure_ascii=False) + "\n")
-    elif fmt == "table":
-        _render_rows([e for m in minutes for e in m.events], "table")
-    else:
-        for minute in minutes:
-            if minute.gap_before is not None:
-                click.echo(f"   ⋮  {_duration(minute.gap_before)} quiet")
-            click.echo(minute.start[:16].replace("T", " ") + "Z")
-            for event in minute.events:
-                click.echo(
-                    "  "
-                    + str(event.get("received_at"))[11:19]
-                    + "  "
-                    + sentence(event, with_time=False)
-                )
-    if not minutes:
+    # Without other layers the output is the audit timeline's, unchanged (stable JSON).
+    _render_minutes(merge(minutes, entries, quiet) if entries else minutes, fmt)
+    if not minutes and not entries:
         _none_found(filters, engine)
     return 0
 
@@ -307,7 +282,8 @@ def timeline(
 _MARKS = {"event": "Event", "container": "log", "component": "component"}
 
 
-def _render_story(minutes: list[Any], fmt: str) -> None:
+def _render_minutes(minutes: list[Any], fmt: str) -> None:
+    """Timeline minutes (audit only, or merged with the other layers' entries)."""
     import msgspec
 
     from kubetrail.query.sentences import sentence
@@ -320,13 +296,16 @@ def _render_story(minutes: list[Any], fmt: str) -> None:
             for doc in docs:
                 sys.stdout.write(json.dumps(doc, ensure_ascii=False) + "\n")
         return
+    if fmt == "table":
+        _render_rows([e for m in minutes for e in m.events], "table")
+        return
     for minute in minutes:
         if minute.gap_before is not None:
             click.echo(f"   ⋮  {_duration(minute.gap_before)} quiet")
         click.echo(minute.start[:16].replace("T", " ") + "Z")
         lines = [(str(e.get("received_at")), "audit", sentence(e, with_time=False))
                  for e in minute.events]  # fmt: skip
-        lines += [(e.time, e.layer, e.text) for e in minute.layers]
+        lines += [(e.time, e.layer, e.text) for e in getattr(minute, "layers", [])]
         for when, layer, text in sorted(lines, key=lambda x: x[0]):
             mark = "" if layer == "audit" else f"[{_MARKS[layer]}] "
             click.echo(f"  {when[11:19]}  {mark}{text}")
