@@ -122,7 +122,7 @@ def ingest(
     layer: str,
     fmt: str,
 ) -> int:
-    """Load audit logs into the lake (created if missing).
+    """Load audit logs — or, with --layer, the other layers — into the lake.
 
     PATH: files (JSON lines, or one JSON document per file), .gz (by its magic
     bytes), - for stdin, or a directory: every regular file in it, a rotated set
