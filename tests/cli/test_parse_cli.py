@@ -101,3 +101,18 @@ def test_cloud_envelopes(corpus: Path, tmp_path: Path, capsys: pytest.CaptureFix
     events = [json.loads(line)["event"] for line in out.splitlines()]
     assert len(events) == 1
     assert events[0]["auditID"] == "ad26f7bc-f1c6-4097-90f1-e0924e12f257"
+
+
+def test_unreadable_inputs_are_clear_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["parse", "--as", "cri", str(tmp_path / "missing.log")]) == 1
+    assert "missing.log: cannot read: No such file or directory" in capsys.readouterr().err
+    damaged = tmp_path / "0.log.gz"
+    damaged.write_bytes(b"\x1f\x8b\x08\x00truncated")
+    assert main(["parse", "--as", "cri", str(damaged)]) == 1
+    assert "0.log.gz: cannot read" in capsys.readouterr().err
+    binary = tmp_path / "binary"
+    binary.write_bytes(bytes(range(256)) * 4)
+    assert main(["parse", "--as", "klog", str(binary)]) == 0  # rejected lines, no traceback
+    assert "rejected" in capsys.readouterr().err

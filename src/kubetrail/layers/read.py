@@ -14,6 +14,7 @@ from typing import Any, Final
 
 import msgspec
 
+from kubetrail.errors import InputError
 from kubetrail.layers import container, events, klog, system
 from kubetrail.layers.container import Rejected
 
@@ -34,12 +35,16 @@ def file_lines(path: str) -> Iterator[tuple[int, str]]:
     bytes that are not UTF-8 become U+FFFD."""
     with contextlib.ExitStack() as stack:
         raw: Iterable[bytes] = sys.stdin.buffer
-        if path != "-":
-            handle = stack.enter_context(open(path, "rb"))
-            gzipped = handle.peek(2)[:2] == b"\x1f\x8b"
-            raw = stack.enter_context(gzip.open(handle)) if gzipped else handle
-        for number, data in enumerate(raw, start=1):
-            yield number, data.decode("utf-8", errors="replace").removesuffix("\n")
+        try:
+            if path != "-":
+                handle = stack.enter_context(open(path, "rb"))
+                gzipped = handle.peek(2)[:2] == b"\x1f\x8b"
+                raw = stack.enter_context(gzip.open(handle)) if gzipped else handle
+            for number, data in enumerate(raw, start=1):
+                yield number, data.decode("utf-8", errors="replace").removesuffix("\n")
+        except (OSError, EOFError) as exc:  # missing, unreadable, a damaged .gz
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise InputError(f"cannot read: {reason}", path=path) from exc
 
 
 def sniff(path: str) -> str:
