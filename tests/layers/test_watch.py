@@ -162,3 +162,23 @@ def test_print_rbac(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert "kind: ClusterRole" in out
     assert '"watch"' in out
+
+
+def test_an_unreachable_api_server_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        "current-context: t\n"
+        f"clusters: [{{name: c, cluster: {{server: 'http://127.0.0.1:{port}'}}}}]\n"
+        "users: [{name: u, user: {}}]\ncontexts: [{name: t, context: {cluster: c, user: u}}]\n"
+    )
+    args = ["events", "--kubeconfig", str(kubeconfig), "--lake", str(tmp_path / "lake")]
+    assert main(args) == 1
+    assert "Connection refused" in capsys.readouterr().err
+    assert main(["events", "--lake", str(tmp_path / "lake")]) == 2  # neither source given

@@ -50,7 +50,7 @@ def events(
     from datetime import UTC, datetime
     from typing import Any
 
-    from kubetrail.errors import UsageError
+    from kubetrail.errors import InputError, UsageError
     from kubetrail.lake.tables import WriteStats, event_row, write
     from kubetrail.layers.watch import RBAC, Client, Watcher, from_kubeconfig
     from kubetrail.layers.watch import in_cluster as sa
@@ -80,11 +80,13 @@ def events(
             flush()
 
     watcher = Watcher(Client(endpoint), emit, log=lambda m: click.echo(m, err=True))
-    click.echo(f"watching {watcher.discover()} on {endpoint.server}", err=True)
     try:
+        click.echo(f"watching {watcher.discover()} on {endpoint.server}", err=True)
         watcher.run(rounds=watches)
     except KeyboardInterrupt:
         pass
+    except (OSError, ValueError) as exc:  # refused, reset, TLS, a body that is not JSON
+        raise InputError(f"{endpoint.server}: {exc}") from exc
     finally:
         flush()
         click.echo(
