@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import click
@@ -10,7 +11,7 @@ from kubetrail.cli.detect import live_alerts, live_options
 
 
 @click.command()
-@click.argument("path", type=click.Path(dir_okay=False))
+@click.argument("path", type=click.Path())
 @click.option(
     "--lake",
     "lake_dir",
@@ -49,9 +50,20 @@ from kubetrail.cli.detect import live_alerts, live_options
     show_default=True,
     help="Without a checkpoint: read PATH from its start, or only what is written from now on.",
 )
+@click.option(
+    "--layer",
+    type=click.Choice(["audit", "container"]),
+    default="audit",
+    show_default=True,
+    help="container: follow every container log under PATH (/var/log/pods) into "
+    "container_logs, across kubelet's rotation (docs/layers.md).",
+)
+@click.option("--polls", type=click.IntRange(1), hidden=True, help="Stop after N polls.")
 @live_options
 def follow(
     path: str,
+    layer: str,
+    polls: int | None,
     lake_dir: str | None,
     cluster: str | None,
     checkpoint_dir: str | None,
@@ -80,6 +92,7 @@ def follow(
     import time
 
     from kubetrail.cli.lake import resolve_cluster, resolve_lake
+    from kubetrail.errors import UsageError
     from kubetrail.ingest.follow import Follower, FollowStats
     from kubetrail.ingest.pipeline import Ingestor
 
@@ -88,6 +101,11 @@ def follow(
 
     lake = resolve_lake(lake_dir, create=True)
     cluster = resolve_cluster(cluster)
+    if layer == "container":
+        _follow_containers(path, lake, cluster, flush_interval, polls, say)
+        return
+    if os.path.isdir(path):
+        raise UsageError(f"{path} is a directory: give the audit log file (or --layer container)")
     alerts = live_alerts(**live)
     ingestor = Ingestor(
         lake, cluster, keep_secrets=keep_secrets, batch_rows=sys.maxsize, observer=alerts
@@ -139,3 +157,36 @@ def follow(
     if alerts is not None:
         alerts.close()
         say(alerts.summary())
+
+
+def _follow_containers(
+    path: str, lake: Any, cluster: str, interval: float, polls: int | None, say: Any
+) -> None:
+    import signal
+    import threading
+    from datetime import UTC, datetime
+
+    from kubetrail.layers.follow import ContainerFollower
+
+    follower = ContainerFollower(lake, path, cluster=cluster, clock=lambda: datetime.now(UTC))
+    stop = threading.Event()
+    previous = {
+        sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)
+    }
+    say(f"following the container logs under {path} into {lake.root} (cluster {cluster})")
+    done = 0
+    try:
+        while not stop.is_set() and (polls is None or done < polls):
+            follower.poll()
+            done += 1
+            if polls is None or done < polls:
+                stop.wait(interval)
+    finally:
+        follower.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    r = follower.report
+    say(
+        f"stopped: {r.lines:,} lines, {r.records:,} records, {r.stats.written:,} written, "
+        f"{r.stats.duplicates:,} already stored, {r.rejected:,} rejected"
+    )
