@@ -161,3 +161,19 @@ def test_a_cat_loop_sidecar_is_stored_once_and_named(
     )
     assert [r["message"] for r in rows] == lines
     assert [r["time_is_collection_time"] for r in rows] == [False, False, True]
+
+
+def test_component_logs_from_stdin_are_told_by_their_first_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import io
+    import sys
+
+    entry = {"__REALTIME_TIMESTAMP": "1764756000000000", "SYSLOG_IDENTIFIER": "kubelet",
+             "_PID": "1", "MESSAGE": 'E1203 10:00:00.000001 1 a.go:1] "x"'}  # fmt: skip
+    data = (json.dumps(entry) + "\n").encode()
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data)))
+    lake = tmp_path / "lake"
+    assert main(["ingest", "--layer", "component", "-", "--lake", str(lake)]) == 0
+    (row,) = query(Lake(lake), "SELECT format, ident, severity, source FROM component_logs")
+    assert row == {"format": "journald", "ident": "kubelet", "severity": "E", "source": "-:1"}

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import sys
+import tempfile
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
@@ -116,15 +119,28 @@ def ingest(
     elif layer == "events":
         take(reader.items("event", list(paths)), tables.event_row)
     else:
-        for path in paths:
-            fmt = "klog" if path == "-" else sniff(path)
+        with tempfile.TemporaryDirectory(prefix="kubetrail-") as spool:
+            for path in paths:
+                readable = path
+                if path == "-":  # stdin is read once: kept aside to tell its format first
+                    readable = os.path.join(spool, "stdin")
+                    with open(readable, "wb") as fh:
+                        shutil.copyfileobj(sys.stdin.buffer, fh)
+                fmt = sniff(readable)
 
-            def row(record: dict[str, Any], source: str, fmt: str = fmt) -> dict[str, Any]:
-                return tables.component_row(
-                    record, fmt, source, reference=reader.reference, zone=zone
-                )
+                def row(
+                    record: dict[str, Any],
+                    source: str,
+                    fmt: str = fmt,
+                    spooled: str | None = readable if readable != path else None,
+                ) -> dict[str, Any]:
+                    if spooled is not None and source.startswith(spooled + ":"):
+                        source = "-" + source[len(spooled) :]  # stdin, as the user said
+                    return tables.component_row(
+                        record, fmt, source, reference=reader.reference, zone=zone
+                    )
 
-            take(reader.items(fmt, [path]), row)
+                take(reader.items(fmt, [readable]), row)
     flush()
     report.lines = reader.lines
     return report
