@@ -77,9 +77,10 @@ def open_lake_engine(
     """The engine the options ask for over ``--lake`` (or kubetrail.toml's lake)."""
     from kubetrail.lake.engine import open_engine
     from kubetrail.lake.spark import parse_conf
+    from kubetrail.lake.store import is_remote
 
     conf = parse_conf(spark_conf) or None
-    if lake and "://" in lake and not lake.startswith("file://"):
+    if lake and is_remote(lake):
         return open_engine(lake, engine, master=spark_master, conf=conf)  # a URL: Spark's
     return open_engine(resolve_lake(lake), engine, master=spark_master, conf=conf)
 
@@ -470,9 +471,9 @@ def prune(
     if engine == "spark":
         from kubetrail.lake.spark import application, parse_conf
         from kubetrail.lake.spark import prune as spark_prune
+        from kubetrail.lake.store import is_remote
 
-        remote = bool(lake) and "://" in str(lake) and not str(lake).startswith("file://")
-        where: Any = lake if remote else resolve_lake(lake)
+        where: Any = lake if lake and is_remote(lake) else resolve_lake(lake)
         with application(spark_master, parse_conf(spark_conf)) as session:
             deleted, held = spark_prune(where, age, _now(), session=session, dry_run=dry_run)
     elif spark_master or spark_conf:

@@ -32,7 +32,7 @@ from kubetrail.lake.schema import (
     projection_sql,
     staging_columns_sql,
 )
-from kubetrail.lake.store import DATA_GLOB, Lake
+from kubetrail.lake.store import DATA_GLOB, Lake, is_remote
 from kubetrail.lake.tables import TABLES, empty_select
 from kubetrail.lake.tables import files as table_files
 from kubetrail.lake.tables import glob as table_glob
@@ -214,7 +214,7 @@ def open_engine(
     if master or conf:
         raise UsageError("--spark-master and --spark-conf go with --engine spark")
     if not isinstance(lake, Lake):
-        if "://" in lake and not lake.startswith("file://"):
+        if is_remote(lake):
             raise UsageError(f"{lake}: DuckDB reads a lake on this machine (or --engine spark)")
         lake = Lake(lake.removeprefix("file://"))
     return DuckDBEngine(lake)

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, Final
 from kubetrail.errors import InputError, UsageError
 from kubetrail.lake.engine import Result, dedup_sql
 from kubetrail.lake.schema import COLUMNS, PARTITION_TYPES, STAGING_COLUMNS
-from kubetrail.lake.store import DATA_GLOB, Lake
+from kubetrail.lake.store import DATA_GLOB, Lake, is_remote
 from kubetrail.lake.tables import TABLES
 from kubetrail.lake.tables import glob as table_glob
 
@@ -288,10 +288,6 @@ def _duck_type(data_type: Any) -> str:
     return str(data_type.simpleString()).upper()
 
 
-def _is_remote(location: str) -> bool:
-    return "://" in location and not location.startswith("file://")
-
-
 class SparkEngine:
     """Spark SQL over the lake's Parquet files and write-ahead logs.
 
@@ -316,7 +312,7 @@ class SparkEngine:
         self.lake: Lake | None = lake if isinstance(lake, Lake) else None
         if isinstance(lake, Lake):
             root = str(lake.root.resolve())
-        elif _is_remote(lake):
+        elif is_remote(lake):
             root = lake.rstrip("/")
         else:
             self.lake = Lake(lake.removeprefix("file://"))

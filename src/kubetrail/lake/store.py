@@ -127,6 +127,12 @@ def expired(
     return deleted, kept
 
 
+def is_remote(location: str) -> bool:
+    """Whether ``--lake`` names a URL only Spark reads (``s3a://…``, ``hdfs://…``) rather
+    than a directory here (a path, or ``file://``)."""
+    return "://" in location and not location.startswith("file://")
+
+
 def partition_dir(cluster: str, date: str, hour: int) -> str:
     if not cluster or "/" in cluster or cluster.startswith((".", "_")):
         raise UsageError(f"cluster name {cluster!r} cannot name a partition directory")
