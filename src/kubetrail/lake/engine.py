@@ -29,11 +29,12 @@ from kubetrail.lake.schema import (
     COLUMNS,
     NAMES,
     PARTITION_TYPES,
+    empty_select,
     projection_sql,
     staging_columns_sql,
 )
 from kubetrail.lake.store import DATA_GLOB, Lake, is_remote
-from kubetrail.lake.tables import TABLES, empty_select
+from kubetrail.lake.tables import TABLES
 from kubetrail.lake.tables import files as table_files
 from kubetrail.lake.tables import glob as table_glob
 
@@ -105,11 +106,7 @@ class DuckDBEngine:
             )
         # Every column of the current schema, typed, even in an empty lake or one whose files
         # are all of an older schema version (they read as nulls in the newer columns).
-        cols = ", ".join(
-            f"CAST(NULL AS {duck}) AS {name}"
-            for name, duck in [*((n, d) for n, d, _ in COLUMNS), *PARTITION_TYPES.items()]
-        )
-        parts.append(f"SELECT {cols} WHERE false")
+        parts.append(empty_select([*((n, d) for n, d, _ in COLUMNS), *PARTITION_TYPES.items()]))
         union = " UNION ALL BY NAME ".join(f"({p})" for p in parts)
         self.con.execute(f"CREATE VIEW raw_events AS {union}")
         self.con.execute(f"CREATE VIEW events AS {dedup_sql('raw_events')}")
@@ -121,7 +118,7 @@ class DuckDBEngine:
                     f"hive_partitioning = true, hive_types = {{{types}}}, union_by_name = true)"
                 )
             else:
-                source = empty_select(table, list(PARTITION_TYPES.items()))
+                source = empty_select([*table.columns, *PARTITION_TYPES.items()])
             self.con.execute(f"CREATE VIEW {table.name} AS {source}")
         # From here on the session may read the lake and nothing else, and cannot undo that.
         self.con.execute(f"SET allowed_directories = [{_sql_str(root)}]")

@@ -28,6 +28,7 @@ new columns) and ``kubetrail lake compact`` rewrites old files in the current sc
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
@@ -136,6 +137,13 @@ NAMES: Final = tuple(name for name, _, _ in COLUMNS)
 def sql_str(text: str) -> str:
     """A SQL string literal."""
     return "'" + text.replace("'", "''") + "'"
+
+
+def empty_select(fields: Iterable[tuple[str, str]]) -> str:
+    """A typed SELECT of no rows with these (name, DuckDB type) columns: what a view reads
+    before its first file."""
+    cols = ", ".join(f"CAST(NULL AS {duck}) AS {name}" for name, duck in fields)
+    return f"SELECT {cols} WHERE false"
 
 
 def staging_columns_sql() -> str:

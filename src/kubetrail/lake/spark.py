@@ -27,7 +27,7 @@ import contextlib
 import functools
 import logging
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from importlib import resources
 from typing import TYPE_CHECKING, Any, Final
@@ -87,15 +87,19 @@ def spark_type(duck: str) -> str:
     return exp.DataType.build(duck.replace("JSON", "VARCHAR"), dialect="duckdb").sql("spark")
 
 
+def ddl(fields: Iterable[tuple[str, str]]) -> str:
+    """(name, DuckDB type) columns as a Spark DDL schema."""
+    return ", ".join(f"`{name}` {spark_type(duck)}" for name, duck in fields)
+
+
 def lake_ddl() -> str:
     """The Spark schema of the lake: every column, then the typed partition columns."""
-    fields = [(name, duck) for name, duck, _ in COLUMNS] + list(PARTITION_TYPES.items())
-    return ", ".join(f"`{name}` {spark_type(duck)}" for name, duck in fields)
+    return ddl([*((name, duck) for name, duck, _ in COLUMNS), *PARTITION_TYPES.items()])
 
 
 def staging_ddl() -> str:
     """The Spark schema of a staging line (the write-ahead log's form)."""
-    return ", ".join(f"`{name}` {spark_type(duck)}" for name, duck in STAGING_COLUMNS.items())
+    return ddl(STAGING_COLUMNS.items())
 
 
 def _projection() -> list[str]:
@@ -330,12 +334,11 @@ class SparkEngine:
         raw.createOrReplaceTempView("raw_events")
         self.session.sql(transpile(dedup_sql("raw_events"))).createOrReplaceTempView("events")
         for table in TABLES.values():
-            fields = [*table.columns, *PARTITION_TYPES.items()]
-            ddl = ", ".join(f"`{n}` {spark_type(d)}" for n, d in fields)
-            frame = self.session.createDataFrame([], ddl)
+            schema = ddl([*table.columns, *PARTITION_TYPES.items()])
+            frame = self.session.createDataFrame([], schema)
             if self.lake is None or self.lake.root.joinpath("tables", table.name).is_dir():
                 table_root = f"{self.root}/tables/{table.name}"
-                reader = self.session.read.schema(ddl).option("basePath", table_root)
+                reader = self.session.read.schema(schema).option("basePath", table_root)
                 found = self._optional(
                     lambda r=reader, t=table.name: r.parquet(f"{self.root}/{table_glob(t)}")
                 )
@@ -434,7 +437,7 @@ def compact(
     if not plan:
         return []
     listed = lake.manifest()
-    columns = ", ".join(f"`{n}` {spark_type(d)}" for n, d, _ in COLUMNS)
+    columns = ddl((n, d) for n, d, _ in COLUMNS)
     paths = [str(f) for _, files in plan for f in files]
     # Each row's partition from its file's path (a URI: decoded below, per output directory).
     part = F.regexp_extract(

@@ -15,7 +15,7 @@ import hashlib
 import json
 import os
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any, Final
@@ -328,10 +328,3 @@ def event_row(record: Mapping[str, Any], source: str) -> dict[str, Any]:
         "aggregated": bool(record.get("aggregated")),
         "source": source,
     }
-
-
-def empty_select(table: Table, partitions: Sequence[tuple[str, str]]) -> str:
-    """A typed, empty SELECT with every column of ``table`` (a lake without its files)."""
-    cols = [f"CAST(NULL AS {duck}) AS {name}" for name, duck in table.columns]
-    cols += [f"CAST(NULL AS {duck}) AS {name}" for name, duck in partitions]
-    return f"SELECT {', '.join(cols)} WHERE false"

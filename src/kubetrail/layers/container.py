@@ -213,9 +213,6 @@ class Reassembler:
         for buffered in pending.values():
             yield _record(buffered, partial=True)
 
-    def pending(self) -> int:
-        return len(self._pending)
-
 
 def _record(pending: _Pending, *, partial: bool) -> dict[str, Any]:
     out: dict[str, Any] = {
