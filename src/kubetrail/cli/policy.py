@@ -47,13 +47,20 @@ def echo_diagnostic(diag: Diagnostic) -> None:
     click.echo(f"{loc}: {sev}: {diag.message}{hint}", err=True)
 
 
-def load_or_report(path: str, kube_version: str | None) -> LoadedPolicy:
-    """Load a policy for eval/explain; on failure show every diagnostic, then fail."""
+def load_or_report(
+    path: str, kube_version: str | None, *, data: bytes | None = None
+) -> LoadedPolicy:
+    """Load a policy for eval/explain (from ``data`` when the file was read already); on
+    failure show every diagnostic, then fail."""
     from kubetrail.errors import PolicyError
-    from kubetrail.policy.load import load_policy
+    from kubetrail.policy.load import load_policy, parse_policy
 
     try:
-        loaded = load_policy(path, kube_version=parse_version(kube_version))
+        version = parse_version(kube_version)
+        if data is None:
+            loaded = load_policy(path, kube_version=version)
+        else:
+            loaded = parse_policy(data, source=path, kube_version=version)
     except PolicyError as exc:
         for diag in exc.diagnostics:
             echo_diagnostic(diag)

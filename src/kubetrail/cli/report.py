@@ -77,7 +77,9 @@ def report(
     now = datetime.now(UTC)
     version = parse_version(kube_version)
     catalogue = load_techniques()
-    loaded = [load_or_report(p, kube_version) for p in policies]
+    # Each file read once: what is hashed, linted and evaluated is the same bytes.
+    texts = [read_policy_bytes(p) for p in policies]
+    loaded = [load_or_report(p, kube_version, data=d) for p, d in zip(policies, texts, strict=True)]
     sample = volume = detections = None
     estimated = False
     if samples or lake:
@@ -90,12 +92,12 @@ def report(
     reports = [
         PolicyReport(
             source=policy.source,
-            data=(data := read_policy_bytes(policy.source)),
+            data=data,
             coverage=coverage(policy.policy, catalogue, source=policy.source),
             lint=lint_bytes(data, source=policy.source, rules=LINT_RULES, kube_version=version),
             volume=volume.policies[i] if volume is not None else None,
         )
-        for i, policy in enumerate(loaded)
+        for i, (policy, data) in enumerate(zip(loaded, texts, strict=True))
     ]
     html = render(
         reports,
