@@ -177,3 +177,28 @@ def test_component_logs_from_stdin_are_told_by_their_first_line(
     assert main(["ingest", "--layer", "component", "-", "--lake", str(lake)]) == 0
     (row,) = query(Lake(lake), "SELECT format, ident, severity, source FROM component_logs")
     assert row == {"format": "journald", "ident": "kubelet", "severity": "E", "source": "-:1"}
+
+
+def test_stored_keys_are_read_once_and_still_stop_duplicates(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pyarrow.parquet as pq
+
+    from kubetrail.lake import tables
+
+    lake = Lake(tmp_path / "lake", create=True)
+    row = tables.container_row(
+        {"time": "2026-12-03T10:00:00.000000000Z", "stream": "stdout", "message": "m",
+         "uid": "u", "container": "c", "restart": 0}, "f:1",
+    )  # fmt: skip
+    known = tables.StoredKeys()
+    assert tables.write(lake, "container_logs", [row], cluster="c", now=NOW, stored=known).written
+    reads: list[object] = []
+    real = pq.read_table
+    monkeypatch.setattr(pq, "read_table", lambda *a, **k: reads.append(a) or real(*a, **k))
+    again = tables.write(lake, "container_logs", [row], cluster="c", now=NOW, stored=known)
+    assert (again.written, again.duplicates) == (0, 1)
+    assert reads == []  # the cache knew the file it had written
+    fresh = tables.write(lake, "container_logs", [row], cluster="c", now=NOW)
+    assert (fresh.written, fresh.duplicates) == (0, 1)  # without it, read from disk
+    assert len(reads) == 1

@@ -51,7 +51,7 @@ def events(
     from typing import Any
 
     from kubetrail.errors import InputError, UsageError
-    from kubetrail.lake.tables import WriteStats, event_row, write
+    from kubetrail.lake.tables import StoredKeys, WriteStats, event_row, write
     from kubetrail.layers.watch import RBAC, Client, Watcher, from_kubeconfig
     from kubetrail.layers.watch import in_cluster as sa
 
@@ -64,13 +64,15 @@ def events(
     store = resolve_lake(lake, create=True)
     name = resolve_cluster(cluster)
     stats = WriteStats()
+    known = StoredKeys()
     pending: list[dict[str, Any]] = []
     last_flush = time.monotonic()
 
     def flush() -> None:
         nonlocal last_flush
         if pending:
-            write(store, "k8s_events", pending, cluster=name, now=datetime.now(UTC), stats=stats)
+            now = datetime.now(UTC)
+            write(store, "k8s_events", pending, cluster=name, now=now, stats=stats, stored=known)
             pending.clear()
         last_flush = time.monotonic()
 

@@ -169,6 +169,31 @@ def _arrow_type(duck: str) -> Any:
     }[duck]
 
 
+class StoredKeys:
+    """The row keys a partition holds, read once per file and kept: a long-running writer
+    (follow, events) commits often, and each commit would otherwise read every file of the
+    hour again. Keys of files removed later (compaction keeps their rows) stay known."""
+
+    def __init__(self) -> None:
+        self._keys: dict[Path, set[str]] = {}
+        self._read: dict[Path, set[str]] = {}
+
+    def of(self, directory: Path) -> set[str]:
+        import pyarrow.parquet as pq  # type: ignore[import-untyped]
+
+        keys = self._keys.setdefault(directory, set())
+        read = self._read.setdefault(directory, set())
+        for existing in sorted(directory.glob("*.parquet")) if directory.is_dir() else []:
+            if existing.name not in read:
+                keys.update(pq.read_table(existing, columns=["row_key"]).column(0).to_pylist())
+                read.add(existing.name)
+        return keys
+
+    def wrote(self, directory: Path, name: str, keys: Iterable[str]) -> None:
+        self._keys.setdefault(directory, set()).update(keys)
+        self._read.setdefault(directory, set()).add(name)
+
+
 class WriteStats(msgspec.Struct):
     rows: int = 0
     written: int = 0
@@ -185,13 +210,16 @@ def write(
     cluster: str,
     now: datetime,
     stats: WriteStats | None = None,
+    stored: StoredKeys | None = None,
 ) -> WriteStats:
-    """Store ``rows`` (already in the table's columns) in hour partitions, each key once."""
+    """Store ``rows`` (already in the table's columns) in hour partitions, each key once;
+    ``stored`` keeps what the partitions hold between calls."""
     import pyarrow as pa
-    import pyarrow.parquet as pq  # type: ignore[import-untyped]
+    import pyarrow.parquet as pq
 
     table = TABLES[table_name]
     stats = stats or WriteStats()
+    known = stored or StoredKeys()
     groups: dict[tuple[str, int], dict[str, dict[str, Any]]] = {}
     ingested = now.astimezone(UTC)
     for row in rows:
@@ -214,10 +242,8 @@ def write(
     for (date, hour), by_key in sorted(groups.items()):
         partition = f"{ROOT}/{table.name}/{partition_dir(cluster, date, hour)}"
         directory = lake.root / partition
-        stored: set[str] = set()
-        for existing in sorted(directory.glob("*.parquet")) if directory.is_dir() else []:
-            stored.update(pq.read_table(existing, columns=["row_key"]).column(0).to_pylist())
-        fresh = [r for k, r in by_key.items() if k not in stored]
+        held = known.of(directory)
+        fresh = [r for k, r in by_key.items() if k not in held]
         stats.duplicates += len(by_key) - len(fresh)
         if not fresh:
             continue
@@ -231,6 +257,7 @@ def write(
         target = directory / f"part-{stamp}-{uuid.uuid4().hex[:12]}.parquet"
         os.replace(staging, target)
         fsync_dir(directory)
+        known.wrote(directory, target.name, (r["row_key"] for r in fresh))
         stats.written += len(fresh)
         stats.files += 1
     return stats

@@ -79,9 +79,12 @@ def ingest(
     reader = Reader(reference=reference or now, zone=zone)
     report = LayerReport()
     batch: list[dict[str, Any]] = []
+    stored = tables.StoredKeys()  # read each partition's keys once, however many batches
 
     def flush() -> None:
-        tables.write(lake, table, batch, cluster=cluster, now=now, stats=report.stats)
+        tables.write(
+            lake, table, batch, cluster=cluster, now=now, stats=report.stats, stored=stored
+        )
         batch.clear()
         if progress is not None:
             progress(report.records)

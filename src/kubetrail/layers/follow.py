@@ -79,6 +79,7 @@ class ContainerFollower:
         self.joiner = Reassembler()
         self.report = FollowReport()
         self._pending_rows: list[dict[str, Any]] = []
+        self._stored = tables.StoredKeys()  # each commit reads only the files it has not
         # Per stream: (inode key, offset of the line) of its oldest fragment not yet closed.
         self._open_fragments: dict[tuple[Any, ...], tuple[str, int]] = {}
         if self.checkpoint.exists():
@@ -177,6 +178,7 @@ class ContainerFollower:
                 cluster=self.cluster,
                 now=self.clock(),
                 stats=self.report.stats,
+                stored=self._stored,
             )
             self._pending_rows = []
         # Checkpoint no further than the oldest fragment still open in each file.
