@@ -85,6 +85,20 @@ def open_lake_engine(
     return open_engine(resolve_lake(lake), engine, master=spark_master, conf=conf)
 
 
+def _spark_job(engine: str, spark_master: str | None, spark_conf: tuple[str, ...]) -> Any:
+    """The Spark application a lake job runs in with --engine spark (a context manager), or
+    None for DuckDB's — which --spark-master and --spark-conf do not go with."""
+    from kubetrail.errors import UsageError
+
+    if engine == "spark":
+        from kubetrail.lake.spark import application, parse_conf
+
+        return application(spark_master, parse_conf(spark_conf))
+    if spark_master or spark_conf:
+        raise UsageError("--spark-master and --spark-conf go with --engine spark")
+    return None
+
+
 def _now() -> Any:
     from datetime import UTC, datetime
 
@@ -411,19 +425,15 @@ def compact(
     every partition (same files result); the lake must be on this machine's file
     system (or one mounted here).
     """
-    from kubetrail.errors import UsageError
-
     store = resolve_lake(lake)
-    if engine == "spark":
-        from kubetrail.lake.spark import application, parse_conf
+    spark = _spark_job(engine, spark_master, spark_conf)
+    if spark is not None:
         from kubetrail.lake.spark import compact as spark_compact
 
-        with application(spark_master, parse_conf(spark_conf)) as session:
+        with spark as session:
             done = spark_compact(
                 store, _now(), session=session, partitions=list(partitions) or None
             )
-    elif spark_master or spark_conf:
-        raise UsageError("--spark-master and --spark-conf go with --engine spark")
     else:
         done = store.compact(_now(), partitions=list(partitions) or None)
     for partition, files, before, after in done:
@@ -465,19 +475,15 @@ def prune(
     With --engine spark the files are deleted through Spark's file system for the
     lake's URL (local, hdfs://, s3a://), by the same rule.
     """
-    from kubetrail.errors import UsageError
-
     age = _duration(older_than)
-    if engine == "spark":
-        from kubetrail.lake.spark import application, parse_conf
+    spark = _spark_job(engine, spark_master, spark_conf)
+    if spark is not None:
         from kubetrail.lake.spark import prune as spark_prune
         from kubetrail.lake.store import is_remote
 
         where: Any = lake if lake and is_remote(lake) else resolve_lake(lake)
-        with application(spark_master, parse_conf(spark_conf)) as session:
+        with spark as session:
             deleted, held = spark_prune(where, age, _now(), session=session, dry_run=dry_run)
-    elif spark_master or spark_conf:
-        raise UsageError("--spark-master and --spark-conf go with --engine spark")
     else:
         deleted, held = resolve_lake(lake).prune(age, _now(), dry_run=dry_run)
     verb = "would delete" if dry_run else "deleted"
