@@ -16,6 +16,7 @@ and ``no-store``. Policies are chosen among those given at start, never by path.
 
 from __future__ import annotations
 
+import functools
 import hmac
 import http.server
 import json
@@ -182,13 +183,20 @@ class UI:
             f"<p>{result.events:,} requests in all.</p>",
         )
 
+    @functools.cached_property
+    def _pack(self) -> tuple[Any, Any]:
+        """The bundled rules and correlations, loaded once for the server's life."""
+        from kubetrail.detect.rules import load_pack
+
+        rules, correlations, _ = load_pack()
+        return rules, correlations
+
     def detections(self, query: Mapping[str, str]) -> str:
         from kubetrail.detect.engine import detect, lake_events
-        from kubetrail.detect.rules import load_pack
         from kubetrail.query.search import parse_time
 
         since = parse_time(query.get("since") or "24h", self.clock())
-        rules, correlations, _ = load_pack()
+        rules, correlations = self._pack
         engine = self._engine()
         try:
             found = list(
